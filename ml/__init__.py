@@ -1,0 +1,10 @@
+"""brainscan machine-learning package: plain Python, no Django.
+
+Importing the package is cheap: TensorFlow is only imported by the modules that need it
+(models, train, evaluate, inference), never here.
+"""
+
+from __future__ import annotations
+
+CLASS_NAMES: tuple[str, ...] = ("glioma", "meningioma", "notumor", "pituitary")
+NORMAL_CLASS = "notumor"
