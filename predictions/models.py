@@ -1,0 +1,213 @@
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from predictions.storage import private_storage
+
+if TYPE_CHECKING:
+    from ml.inference import Analysis
+
+
+class Label(models.TextChoices):
+    GLIOMA = "glioma", "Glioma"
+    MENINGIOMA = "meningioma", "Meningioma"
+    NOTUMOR = "notumor", "No tumour"
+    PITUITARY = "pituitary", "Pituitary tumour"
+
+
+class Risk(models.TextChoices):
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+
+
+def scan_upload_to(scan: Scan, filename: str) -> str:
+    """A random name per scan: uploaded file names can carry a patient's name."""
+    extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
+    return f"scans/{scan.owner_id}/{uuid.uuid4().hex}.{extension}"
+
+
+def result_upload_to(prediction: Prediction, filename: str) -> str:
+    return f"results/{prediction.scan.owner_id}/{uuid.uuid4().hex}-{filename}"
+
+
+class Scan(models.Model):
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="scans"
+    )
+    batch = models.UUIDField(default=uuid.uuid4, db_index=True, editable=False)
+    case_reference = models.CharField(max_length=100, blank=True)
+    image = models.FileField(
+        storage=private_storage, upload_to=scan_upload_to, blank=True, max_length=200
+    )
+    sha256 = models.CharField(max_length=64, db_index=True)
+    source_format = models.CharField(max_length=16)  # JPEG, PNG, WEBP, TIFF, DICOM
+    content_type = models.CharField(max_length=50)  # of the stored file
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    file_size = models.PositiveIntegerField()
+    # De-identified technical DICOM tags only (an allow-list); never the header itself.
+    dicom_meta = models.JSONField(default=dict, blank=True)
+    frame_index = models.PositiveIntegerField(null=True, blank=True)
+    uploaded_at = models.DateTimeField(default=timezone.now, db_index=True)
+    image_purged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-uploaded_at", "-id")
+        indexes = [models.Index(fields=["owner", "-uploaded_at"], name="scan_owner_recent")]
+        permissions = [
+            ("analyze_scan", "Can upload scans for analysis"),
+            ("review_scan", "Can review every clinician's scans"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Scan {self.pk}"
+
+
+class Prediction(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Queued"
+        RUNNING = "running", "Analysing"
+        DONE = "done", "Done"
+        REJECTED = "rejected", "Rejected"
+        FAILED = "failed", "Failed"
+
+    class Verdict(models.TextChoices):
+        AGREE = "agree", "Agrees with the AI"
+        CORRECTED = "corrected", "Corrected"
+
+    FINISHED = (Status.DONE, Status.REJECTED, Status.FAILED)
+
+    scan = models.OneToOneField(Scan, on_delete=models.CASCADE, related_name="prediction")
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    label = models.CharField(max_length=12, choices=Label.choices, blank=True, db_index=True)
+    confidence = models.FloatField(null=True, blank=True)
+    probabilities = models.JSONField(default=dict, blank=True)
+    tumour_probability = models.FloatField(null=True, blank=True)
+    risk = models.CharField(max_length=6, choices=Risk.choices, blank=True, db_index=True)
+    gate_accepted = models.BooleanField(null=True, blank=True)
+    gate_score = models.FloatField(null=True, blank=True)
+    heatmap_inside_brain = models.FloatField(null=True, blank=True)
+    model_version = models.CharField(max_length=64, blank=True, db_index=True)
+    model_sha256 = models.CharField(max_length=64, blank=True)
+    timings = models.JSONField(default=dict, blank=True)
+    heatmap = models.FileField(
+        storage=private_storage, upload_to=result_upload_to, blank=True, max_length=200
+    )
+    overlay = models.FileField(
+        storage=private_storage, upload_to=result_upload_to, blank=True, max_length=200
+    )
+
+    review_verdict = models.CharField(
+        max_length=10, choices=Verdict.choices, blank=True, db_index=True
+    )
+    review_label = models.CharField(max_length=12, choices=Label.choices, blank=True)
+    review_note = models.TextField(blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+
+    def __str__(self) -> str:
+        return f"Prediction {self.pk} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def true_label(self) -> str:
+        """The reviewer's class: the AI's when they agreed, their correction otherwise."""
+        if self.review_verdict == self.Verdict.AGREE:
+            return self.label
+        return self.review_label
+
+    def claim(self, *, stale_after: timedelta, max_attempts: int) -> bool:
+        """Take this prediction for one worker with one conditional UPDATE.
+
+        Succeeds for a PENDING row, or a RUNNING row whose worker died (claimed longer ago
+        than `stale_after`). A row that has used up `max_attempts` is marked failed instead,
+        so a scan that kills its worker cannot loop forever.
+        """
+        now = timezone.now()
+        claimable = Q(status=self.Status.PENDING) | Q(
+            status=self.Status.RUNNING, started_at__lt=now - stale_after
+        )
+        rows = Prediction.objects.filter(claimable, pk=self.pk)
+        exhausted = rows.filter(attempts__gte=max_attempts).update(
+            status=self.Status.FAILED,
+            finished_at=now,
+            error=f"Analysis stopped after {max_attempts} attempts that did not finish.",
+        )
+        if exhausted:
+            self.refresh_from_db()
+            return False
+        claimed = rows.update(
+            status=self.Status.RUNNING, started_at=now, attempts=F("attempts") + 1
+        )
+        self.refresh_from_db()
+        return claimed == 1
+
+    def release(self) -> None:
+        """Give a claimed prediction back to the queue (for a retry after a transient error)."""
+        Prediction.objects.filter(pk=self.pk, status=self.Status.RUNNING).update(
+            status=self.Status.PENDING, started_at=None
+        )
+
+    def _finish(self, **fields: Any) -> bool:
+        """Write the outcome only if this row is still running: a duplicate never overwrites."""
+        fields.setdefault("finished_at", timezone.now())
+        updated = Prediction.objects.filter(pk=self.pk, status=self.Status.RUNNING).update(**fields)
+        self.refresh_from_db()
+        return updated == 1
+
+    def mark_failed(self, error: str) -> bool:
+        return self._finish(status=self.Status.FAILED, error=error[:2000])
+
+    def mark_rejected(self, analysis: Analysis) -> bool:
+        return self._finish(
+            status=self.Status.REJECTED,
+            error=analysis.gate_reason,
+            gate_accepted=False,
+            gate_score=analysis.gate_score,
+            model_version=analysis.model_version,
+            model_sha256=analysis.model_sha256,
+            timings=analysis.timings_ms,
+        )
+
+    def mark_done(self, analysis: Analysis, *, heatmap_name: str, overlay_name: str) -> bool:
+        return self._finish(
+            status=self.Status.DONE,
+            error="",
+            label=analysis.label,
+            confidence=analysis.confidence,
+            probabilities=analysis.probabilities,
+            tumour_probability=analysis.tumour_probability,
+            risk=analysis.risk,
+            gate_accepted=True,
+            gate_score=analysis.gate_score,
+            heatmap_inside_brain=analysis.heatmap_inside_brain,
+            model_version=analysis.model_version,
+            model_sha256=analysis.model_sha256,
+            timings=analysis.timings_ms,
+            heatmap=heatmap_name,
+            overlay=overlay_name,
+        )

@@ -1,0 +1,125 @@
+"""Workflows that views, tasks and commands share."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+from datetime import timedelta
+from functools import partial
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+from accounts.models import User
+from predictions.models import Prediction, Scan
+from predictions.storage import private_storage
+from predictions.validation import ValidatedUpload
+
+logger = logging.getLogger(__name__)
+
+
+def scans_for_user(user: User) -> QuerySet[Scan]:
+    """The scans `user` may see: their own, or every scan for a reviewer."""
+    scans = Scan.objects.select_related("prediction", "owner")
+    if user.is_reviewer:
+        return scans
+    return scans.filter(owner=user)
+
+
+def get_scan_for_user(user: User, scan_id: int) -> Scan:
+    """Return the scan if `user` may see it, else raise Http404.
+
+    404 rather than 403, so another clinician's scan ids are not confirmed to exist.
+    """
+    if not user.is_authenticated:
+        raise Http404
+    return get_object_or_404(scans_for_user(user), pk=scan_id)
+
+
+def submit_scans(
+    owner: User, uploads: Iterable[ValidatedUpload], *, case_reference: str = ""
+) -> list[Prediction]:
+    """Store validated uploads as one batch and queue them for analysis.
+
+    All or nothing: the rows are written in one transaction, and if anything fails the
+    files already written are removed, so no orphan file or row is left. The tasks are
+    queued only after the commit, so a worker never looks for a row that is not there yet.
+    """
+    batch = uuid.uuid4()
+    written: list[str] = []
+    try:
+        with transaction.atomic():
+            predictions = [
+                _create_scan(owner, upload, batch, case_reference, written) for upload in uploads
+            ]
+            for prediction in predictions:
+                transaction.on_commit(partial(enqueue_prediction, prediction.pk))
+    except BaseException:
+        for name in written:
+            private_storage.delete(name)
+        raise
+    return predictions
+
+
+def _create_scan(
+    owner: User, upload: ValidatedUpload, batch: uuid.UUID, case_reference: str, written: list[str]
+) -> Prediction:
+    scan = Scan(
+        owner=owner,
+        batch=batch,
+        case_reference=case_reference.strip(),
+        sha256=upload.sha256,
+        source_format=upload.source_format,
+        content_type=upload.content_type,
+        width=upload.width,
+        height=upload.height,
+        file_size=len(upload.data),
+    )
+    scan.image.save(f"scan.{upload.extension}", ContentFile(upload.data), save=False)
+    written.append(scan.image.name)
+    scan.save()
+    return Prediction.objects.create(scan=scan)
+
+
+def enqueue_prediction(prediction_id: int) -> bool:
+    """Send the task; if the broker is down the row stays PENDING for the recovery sweep."""
+    from predictions.tasks import run_prediction
+
+    try:
+        run_prediction.delay(prediction_id)
+    except Exception as exc:  # kombu raises several types for an unreachable broker
+        logger.warning(
+            "prediction %s: could not reach the task queue (%s); the recovery sweep will queue it",
+            prediction_id,
+            type(exc).__name__,
+        )
+        return False
+    return True
+
+
+def requeue_stuck_predictions(*, pending_after: timedelta | None = None) -> int:
+    """Queue again every prediction whose message may have been lost.
+
+    The database is the source of truth: a PENDING row older than `pending_after` (the broker
+    lost it, or it was never sent) or a RUNNING row past the stale limit (its worker died) is
+    sent again. `Prediction.claim` makes any duplicate delivery harmless.
+    """
+    now = timezone.now()
+    pending_after = pending_after if pending_after is not None else timedelta(minutes=2)
+    stale = timedelta(seconds=settings.PREDICTION_STALE_AFTER_SECONDS)
+    stuck = Prediction.objects.filter(
+        Q(status=Prediction.Status.PENDING, created_at__lte=now - pending_after)
+        | Q(status=Prediction.Status.RUNNING, started_at__lt=now - stale)
+    ).values_list("pk", flat=True)
+    ids = list(stuck)
+    for prediction_id in ids:
+        enqueue_prediction(prediction_id)
+    if ids:
+        logger.info("recovery sweep queued %d prediction(s) again", len(ids))
+    return len(ids)

@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from predictions import views
+
+app_name = "predictions"
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("upload/", views.upload, name="upload"),
+    path("batch/<uuid:batch>/", views.batch, name="batch"),
+    path("batch/<uuid:batch>/status.json", views.batch_status, name="batch-status"),
+    path("<int:scan_id>/", views.detail, name="detail"),
+    path("<int:scan_id>/status.json", views.status, name="status"),
+    path("<int:scan_id>/image", views.scan_image, name="scan-image"),
+    path("<int:scan_id>/overlay.png", views.overlay_image, name="overlay-image"),
+    path("<int:scan_id>/heatmap.png", views.heatmap_image, name="heatmap-image"),
+]

@@ -1,0 +1,148 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models.fields.files import FieldFile
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from accounts.http import AuthenticatedRequest
+from predictions import services
+from predictions.forms import ScanUploadForm
+from predictions.models import Prediction, Scan
+
+View = Callable[..., HttpResponse]
+PAGE_SIZE = 25
+
+
+def clinician_required(view: View) -> View:
+    """Signed in, and approved to analyse scans; otherwise a kind explanation (403)."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: AuthenticatedRequest, *args: object, **kwargs: object) -> HttpResponse:
+        if not (request.user.can_analyze or request.user.is_reviewer):
+            return render(request, "accounts/awaiting_approval.html", status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@clinician_required
+def dashboard(request: AuthenticatedRequest) -> HttpResponse:
+    scans = services.scans_for_user(request.user).filter(owner=request.user)
+    page = Paginator(scans, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "predictions/dashboard.html", {"page": page})
+
+
+@clinician_required
+def upload(request: AuthenticatedRequest) -> HttpResponse:
+    if not request.user.can_analyze:
+        return render(request, "accounts/awaiting_approval.html", status=403)
+    form = ScanUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        predictions = services.submit_scans(
+            request.user,
+            form.cleaned_data["images"],
+            case_reference=form.cleaned_data["case_reference"],
+        )
+        if len(predictions) == 1:
+            return redirect("predictions:detail", predictions[0].scan_id)
+        return redirect("predictions:batch", predictions[0].scan.batch)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "predictions/upload.html", {"form": form}, status=status)
+
+
+def _batch_scans(request: AuthenticatedRequest, batch: uuid.UUID) -> list[Scan]:
+    scans = list(services.scans_for_user(request.user).filter(batch=batch).order_by("id"))
+    if not scans:
+        raise Http404
+    return scans
+
+
+@clinician_required
+def batch(request: AuthenticatedRequest, batch: uuid.UUID) -> HttpResponse:
+    return render(
+        request, "predictions/batch.html", {"scans": _batch_scans(request, batch), "batch": batch}
+    )
+
+
+@clinician_required
+@require_GET
+def batch_status(request: AuthenticatedRequest, batch: uuid.UUID) -> JsonResponse:
+    scans = _batch_scans(request, batch)
+    return JsonResponse({"scans": [_status_json(scan) for scan in scans]})
+
+
+@clinician_required
+def detail(request: AuthenticatedRequest, scan_id: int) -> HttpResponse:
+    scan = services.get_scan_for_user(request.user, scan_id)
+    return render(request, "predictions/detail.html", {"scan": scan, "prediction": scan.prediction})
+
+
+@clinician_required
+@require_GET
+def status(request: AuthenticatedRequest, scan_id: int) -> JsonResponse:
+    return JsonResponse(_status_json(services.get_scan_for_user(request.user, scan_id)))
+
+
+def _status_json(scan: Scan) -> dict[str, object]:
+    prediction: Prediction = scan.prediction
+    return {
+        "id": scan.pk,
+        "status": prediction.status,
+        "status_display": prediction.get_status_display(),
+        "finished": prediction.is_finished,
+        "label": prediction.label,
+        "label_display": prediction.get_label_display(),
+        "confidence": prediction.confidence,
+        "risk": prediction.risk,
+        "error": prediction.error,
+        "url": reverse("predictions:detail", args=[scan.pk]),
+    }
+
+
+def _private_file(field: FieldFile, content_type: str, filename: str) -> FileResponse:
+    if not field:
+        raise Http404
+    try:
+        handle = field.open("rb")
+    except FileNotFoundError:
+        raise Http404 from None
+    response = FileResponse(handle, content_type=content_type, filename=filename)
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@clinician_required
+@require_GET
+def scan_image(request: AuthenticatedRequest, scan_id: int) -> FileResponse:
+    scan = services.get_scan_for_user(request.user, scan_id)
+    extension = scan.image.name.rsplit(".", 1)[-1] if scan.image else "bin"
+    return _private_file(scan.image, scan.content_type, f"scan-{scan.pk}.{extension}")
+
+
+@clinician_required
+@require_GET
+def overlay_image(request: AuthenticatedRequest, scan_id: int) -> FileResponse:
+    scan = services.get_scan_for_user(request.user, scan_id)
+    return _private_file(
+        scan.prediction.overlay, "image/png", f"scan-{scan.pk}-gradcam-overlay.png"
+    )
+
+
+@clinician_required
+@require_GET
+def heatmap_image(request: AuthenticatedRequest, scan_id: int) -> FileResponse:
+    scan = services.get_scan_for_user(request.user, scan_id)
+    return _private_file(
+        scan.prediction.heatmap, "image/png", f"scan-{scan.pk}-gradcam-heatmap.png"
+    )
