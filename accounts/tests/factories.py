@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import factory
+
+from accounts.models import User
+from accounts.roles import approve_clinician, make_reviewer
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        django_get_or_create = ("email",)
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"user{n}@example.org")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @factory.post_generation
+    def _save(obj: User, create: bool, extracted: object, **kwargs: object) -> None:
+        if create:
+            obj.save()
+
+
+def make_clinician(**kwargs: object) -> User:
+    user = UserFactory(**kwargs)
+    approve_clinician(user)
+    return User.objects.get(pk=user.pk)  # fresh object: permission caches are per instance
+
+
+def make_reviewer_user(**kwargs: object) -> User:
+    user = UserFactory(**kwargs)
+    make_reviewer(user)
+    return User.objects.get(pk=user.pk)

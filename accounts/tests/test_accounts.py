@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.admin.sites import site
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+
+from accounts.admin import UserAdmin
+from accounts.models import User
+from accounts.tests.factories import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def test_password_is_stored_as_a_bcrypt_hash(clinician):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT password FROM accounts_user WHERE id = %s", [clinician.pk])
+        (stored,) = cursor.fetchone()
+
+    assert stored.startswith("bcrypt_sha256$$2b$")
+    assert PASSWORD not in stored
+
+
+def test_sign_up_creates_an_account_that_cannot_upload_yet(client):
+    response = client.post(
+        reverse("account_signup"),
+        {"email": "new@example.org", "password1": PASSWORD, "password2": PASSWORD},
+        follow=True,
+    )
+
+    user = User.objects.get(email="new@example.org")
+    assert not user.can_analyze
+    assert "waiting for an administrator to approve" in response.content.decode()
+    upload = client.get(reverse("predictions:upload"))
+    assert upload.status_code == 403
+    assert "waiting for approval" in upload.content.decode()
+
+
+def test_unapproved_user_cannot_post_scans(pending_user, fake_engine):
+    client = Client()
+    client.force_login(pending_user)
+
+    response = client.post(reverse("predictions:upload"), {})
+
+    assert response.status_code == 403
+    assert fake_engine.calls == 0
+
+
+def test_createclinician_makes_an_approved_verified_account():
+    call_command("createclinician", email="Dr.Who@Example.org", password=PASSWORD)
+
+    user = User.objects.get(email="dr.who@example.org")
+    assert user.can_analyze
+    assert user.check_password(PASSWORD)
+    assert user.emailaddress_set.get().verified
+
+
+def test_createclinician_refuses_a_weak_password():
+    with pytest.raises(CommandError, match="too short|too common"):
+        call_command("createclinician", email="x@example.org", password="abc")
+    assert not User.objects.filter(email="x@example.org").exists()
+
+
+def test_admin_action_approves_accounts_in_bulk(pending_user, rf):
+    admin_user = User.objects.create_superuser("root@example.org", PASSWORD)
+    request = rf.post("/")
+    request.user = admin_user
+    request._messages = type("M", (), {"add": lambda *a, **k: None})()
+
+    UserAdmin(User, site).approve_as_clinicians(request, User.objects.filter(pk=pending_user.pk))
+
+    assert User.objects.get(pk=pending_user.pk).can_analyze
+
+
+def test_failed_logins_are_rate_limited(clinician, settings):
+    settings.ACCOUNT_RATE_LIMITS = {"login_failed": "3/m/ip"}
+    client = Client()
+    url = reverse("account_login")
+    for _ in range(3):
+        client.post(url, {"login": clinician.email, "password": "wrong-password"})
+
+    blocked = client.post(url, {"login": clinician.email, "password": PASSWORD})
+
+    assert blocked.status_code == 429 or "Too many failed" in blocked.content.decode()
+    assert "_auth_user_id" not in client.session

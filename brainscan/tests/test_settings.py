@@ -1,0 +1,85 @@
+"""The production profile must refuse to start half-configured, naming what is missing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+GOOD_KEY = "k" * 60
+
+
+def load_settings(**env: str) -> subprocess.CompletedProcess[str]:
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DB", "REDIS_URL", "SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "DB_PASSWORD"}
+    }
+    clean.update(env, DJANGO_SETTINGS_MODULE="brainscan.settings")
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); print('loaded')"],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_production_without_any_settings_names_everything_missing():
+    result = load_settings(BRAINSCAN_PRODUCTION="True")
+
+    assert result.returncode != 0
+    for name in ("SECRET_KEY", "DB must be mysql", "REDIS_URL", "ALLOWED_HOSTS"):
+        assert name in result.stderr
+
+
+def test_production_refuses_the_development_secret_key():
+    result = load_settings(
+        BRAINSCAN_PRODUCTION="True",
+        DB="mysql",
+        DB_PASSWORD="pw",
+        REDIS_URL="redis://127.0.0.1:6379/0",
+        ALLOWED_HOSTS="scans.example.org",
+    )
+
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+    assert "REDIS_URL" not in result.stderr
+
+
+def test_production_starts_when_fully_configured():
+    result = load_settings(
+        BRAINSCAN_PRODUCTION="True",
+        SECRET_KEY=GOOD_KEY,
+        DB="mysql",
+        DB_PASSWORD="pw",
+        REDIS_URL="redis://127.0.0.1:6379/0",
+        ALLOWED_HOSTS="scans.example.org",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "loaded" in result.stdout
+
+
+def test_booleans_must_be_spelled_exactly():
+    result = load_settings(DEBUG="yes")
+
+    assert result.returncode != 0
+    assert "DEBUG must be True or False" in result.stderr
+
+
+def test_secret_can_come_from_a_file(tmp_path):
+    secret = tmp_path / "secret_key"
+    secret.write_text(GOOD_KEY + "\n")
+    code = "import django; django.setup(); from django.conf import settings; print(settings.SECRET_KEY == 'k' * 60)"
+    env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
+    env.update(SECRET_KEY_FILE=str(secret), DJANGO_SETTINGS_MODULE="brainscan.settings")
+
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+
+    assert result.stdout.strip() == "True", result.stderr

@@ -1,0 +1,75 @@
+"""Fixtures shared by every Django test: the cast (as healthchecks' alice, bob and charlie),
+private storage in a temporary folder, tiny real images and a fake inference engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.test import Client
+
+from accounts.models import User
+from accounts.tests.factories import UserFactory, make_clinician, make_reviewer_user
+from predictions.tests.fakes import FakeEngine
+
+
+@pytest.fixture(autouse=True)
+def _private_storage(settings, tmp_path: Path) -> Path:
+    """Scans and heatmaps written by a test go to its own temporary folder."""
+    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
+    return settings.PRIVATE_MEDIA_ROOT
+
+
+@pytest.fixture
+def private_root(settings) -> Path:
+    return Path(settings.PRIVATE_MEDIA_ROOT)
+
+
+@pytest.fixture
+def clinician(db) -> User:
+    return make_clinician(email="alice@example.org")
+
+
+@pytest.fixture
+def other_clinician(db) -> User:
+    return make_clinician(email="bob@example.org")
+
+
+@pytest.fixture
+def reviewer(db) -> User:
+    return make_reviewer_user(email="rita@example.org")
+
+
+@pytest.fixture
+def pending_user(db) -> User:
+    """Signed up, not yet approved as a clinician."""
+    return UserFactory(email="newcomer@example.org")
+
+
+def _client_for(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def clinician_client(clinician: User) -> Client:
+    return _client_for(clinician)
+
+
+@pytest.fixture
+def other_client(other_clinician: User) -> Client:
+    return _client_for(other_clinician)
+
+
+@pytest.fixture
+def reviewer_client(reviewer: User) -> Client:
+    return _client_for(reviewer)
+
+
+@pytest.fixture
+def fake_engine(monkeypatch) -> FakeEngine:
+    """Replace the worker's engine; counts calls so tests can prove idempotency."""
+    engine = FakeEngine()
+    monkeypatch.setattr("predictions.tasks._engine", lambda: engine)
+    return engine
