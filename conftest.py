@@ -3,6 +3,7 @@ private storage in a temporary folder, tiny real images and a fake inference eng
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,27 @@ def _private_storage(settings, tmp_path: Path) -> Path:
     """Scans and heatmaps written by a test go to its own temporary folder."""
     settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
     return settings.PRIVATE_MEDIA_ROOT
+
+
+@pytest.fixture(autouse=True)
+def _task_mode(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Unit tests run tasks in-process even when REDIS_URL is set (the services run of CI);
+    integration tests send them to the real broker and a real worker."""
+    from brainscan.celery import app
+
+    eager = request.node.get_closest_marker("integration") is None
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = eager
+    yield
+    app.conf.task_always_eager = previous
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache() -> None:
+    """Rate-limit counters live in the cache (Redis in the services run): start each test clean."""
+    from django.core.cache import cache
+
+    cache.clear()
 
 
 @pytest.fixture

@@ -249,9 +249,7 @@ if PRODUCTION:
                 ("DB must be mysql", DB != "mysql"),
                 (
                     "DB_PASSWORD (or DB_PASSWORD_FILE) must be set",
-                    DB == "mysql"
-                    and not DATABASES["default"]["PASSWORD"]
-                    and os.getenv("DB_ALLOW_EMPTY_PASSWORD") != "True",
+                    DB == "mysql" and not DATABASES["default"]["PASSWORD"],
                 ),
                 ("REDIS_URL must be set (Celery broker and shared cache)", not REDIS_URL),
                 (

@@ -9,15 +9,28 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD_KEY = "k" * 60
+# Whatever profile the suite itself runs under (CI runs it in production too), start clean.
+PROFILE_VARIABLES = {
+    "BRAINSCAN_PRODUCTION",
+    "DB",
+    "REDIS_URL",
+    "SECRET_KEY",
+    "SECRET_KEY_FILE",
+    "ALLOWED_HOSTS",
+    "DEBUG",
+    "DB_PASSWORD",
+    "DB_PASSWORD_FILE",
+}
+
+
+def clean_environment(**env: str) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if k not in PROFILE_VARIABLES}
+    clean.update(env, DJANGO_SETTINGS_MODULE="brainscan.settings")
+    return clean
 
 
 def load_settings(**env: str) -> subprocess.CompletedProcess[str]:
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DB", "REDIS_URL", "SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "DB_PASSWORD"}
-    }
-    clean.update(env, DJANGO_SETTINGS_MODULE="brainscan.settings")
+    clean = clean_environment(**env)
     return subprocess.run(
         [sys.executable, "-c", "import django; django.setup(); print('loaded')"],
         cwd=ROOT,
@@ -75,8 +88,7 @@ def test_secret_can_come_from_a_file(tmp_path):
     secret = tmp_path / "secret_key"
     secret.write_text(GOOD_KEY + "\n")
     code = "import django; django.setup(); from django.conf import settings; print(settings.SECRET_KEY == 'k' * 60)"
-    env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
-    env.update(SECRET_KEY_FILE=str(secret), DJANGO_SETTINGS_MODULE="brainscan.settings")
+    env = clean_environment(SECRET_KEY_FILE=str(secret))
 
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60

@@ -1,0 +1,82 @@
+# brainscan — the README's two commands are `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+DATA ?= ../shared/datasets/brain-tumor-mri
+HOST ?= 127.0.0.1:8000
+# Everything except the tests that need MySQL + Redis + a worker (those run in .ci/run).
+PYTEST_MARKERS ?= not integration
+
+.PHONY: run install install-dev system-deps migrate dev test test-services lint check \
+        audit train evaluate bench bench-ml worker clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Re-install only when a requirements file changed.
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(VENV)/.installed $@
+
+system-deps:
+	@scripts/system-deps.sh
+
+install: system-deps $(VENV)/.installed
+
+install-dev: system-deps $(VENV)/.installed-dev
+	@scripts/system-deps.sh browser
+
+migrate: install
+	$(BIN)/python manage.py migrate --noinput
+
+## Command 1: install everything and start the app on the embedded default (SQLite, in-process tasks).
+run: migrate
+	@echo "brainscan runs at http://$(HOST)/ — create an approved account with:"
+	@echo "  $(BIN)/python manage.py createclinician --email you@example.org --password '<a long password>'"
+	$(BIN)/python manage.py runserver $(HOST)
+
+dev: run
+
+## Command 2: install everything and run the whole test suite (lint, checks, unit, ML, browser tests).
+test: install-dev lint check
+	$(BIN)/pytest -m "$(PYTEST_MARKERS)" $(PYTEST_ARGS); status=$$?; \
+	  if [ $$status -eq 5 ]; then echo "pytest collected no tests"; fi; exit $$status
+
+# The same suite plus the integration tests, against MySQL/MariaDB + Redis (see .ci/run).
+test-services:
+	$(MAKE) test PYTEST_MARKERS="" PYTEST_ARGS="$(PYTEST_ARGS)"
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+check: $(VENV)/.installed-dev
+	$(BIN)/python manage.py check
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+worker: install
+	$(BIN)/celery -A brainscan worker --loglevel=INFO --concurrency=1 --prefetch-multiplier=1
+
+audit: install
+	$(BIN)/python -m ml.audit $(DATA)
+
+train: install
+	$(BIN)/python -m ml.train --data $(DATA) --out ml/artifacts
+
+evaluate: install
+	$(BIN)/python -m ml.evaluate --model ml/artifacts/brainscan.keras --data $(DATA)
+
+bench-ml: install
+	$(BIN)/python -m ml.bench --data $(DATA)
+
+bench: bench-ml
+
+clean:
+	rm -rf $(VENV) var staticfiles test-artifacts .pytest_cache .ruff_cache
