@@ -1,0 +1,367 @@
+"""Single-slice analysis for the worker: load once, then `Engine.analyze` per scan.
+
+decode -> input gate (cheap checks) -> brain crop + resize -> one compiled model call
+(feature map + logits) -> gate (feature distance) -> calibrated probabilities, risk ->
+Grad-CAM on the feature map -> heatmap and overlay PNGs at the slice's own size.
+
+The model runs through a `tf.function` with a fixed input signature: traced once at load,
+then each call is a single graph execution. `model.predict` per image instead rebuilds a
+data pipeline every call and is about 5-10x slower for one slice (see ml/bench.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ml.card import ModelCard, calibrated_probabilities, load_card, risk_level, sha256_file
+from ml.gate import Gate, GateStats, Verdict, colour_preview, shrink_preview
+from ml.gradcam import mass_inside, to_slice
+from ml.imageio import UnreadableImage, decode_image, to_grayscale
+from ml.overlay import heatmap_png, overlay_png
+from ml.preprocess import brain_mask, prepare
+
+log = logging.getLogger(__name__)
+
+THREADS_ENV = "BRAINSCAN_TF_THREADS"
+GATE_FILE = "gate.npz"
+CARD_FILE = "model_card.json"
+STAGES = ("decode", "gate", "preprocess", "model", "gradcam", "overlay", "total")
+
+
+class ModelUnavailable(RuntimeError):
+    """The model, its card or its gate statistics are missing, unreadable or do not match."""
+
+
+class UnreadableScan(UnreadableImage):
+    """The scan's bytes are not a decodable image (a ValueError, like UnreadableImage)."""
+
+
+@dataclass(frozen=True)
+class Analysis:
+    accepted: bool
+    gate_score: float
+    gate_reason: str
+    label: str | None
+    probabilities: dict[str, float]
+    tumour_probability: float | None
+    risk: str | None
+    confidence: float | None
+    heatmap_png: bytes | None
+    overlay_png: bytes | None
+    heatmap_inside_brain: float | None
+    width: int
+    height: int
+    timings_ms: dict[str, float]
+    model_version: str
+    model_sha256: str
+
+
+@dataclass
+class _Clock:
+    """Per-stage wall times in milliseconds; every stage is present (0.0 if skipped)."""
+
+    start: float = field(default_factory=time.perf_counter)
+    last: float = 0.0
+    times: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.times[stage] += 1000.0 * (now - (self.last or self.start))
+        self.last = now
+
+    def done(self) -> dict[str, float]:
+        self.times["total"] = 1000.0 * (time.perf_counter() - self.start)
+        return {k: round(v, 3) for k, v in self.times.items()}
+
+
+def configure_threads(threads: int | None = None) -> int:
+    """Set TensorFlow's thread pools before it starts; returns the intra-op count in use.
+
+    A worker analyses one scan at a time, so one op at a time (inter-op 1) and `threads`
+    threads inside each convolution. Default: env BRAINSCAN_TF_THREADS, else 1, so N
+    worker processes on N cores do not fight over them. TensorFlow fixes the pools when
+    it first runs an op; later calls can only log that the request came too late.
+    """
+    import tensorflow as tf
+
+    wanted = threads if threads is not None else int(os.environ.get(THREADS_ENV, "1"))
+    if wanted < 1:
+        raise ValueError(f"thread count must be >= 1, got {wanted}")
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(wanted)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:
+        current = tf.config.threading.get_intra_op_parallelism_threads()
+        if current != wanted:
+            log.warning("TensorFlow already started with %s threads; %s ignored", current, wanted)
+        return current
+    return wanted
+
+
+class ServedModel:
+    """The Keras model behind two compiled functions: the forward pass and Grad-CAM.
+
+    `forward` returns the feature map of `last_conv` along with the logits, so the gate's
+    features and Grad-CAM's activations come from the same single pass. The served model
+    itself is never modified (see ml/gradcam.py).
+    """
+
+    def __init__(self, model, last_conv: str, input_size: int, channels: int) -> None:
+        import tensorflow as tf
+
+        from ml.gradcam import gradcam_from_features, split_at
+
+        self.model = model
+        self.body, self.head = split_at(model, last_conv)
+        image_spec = tf.TensorSpec((1, input_size, input_size, channels), tf.float32)
+        map_spec = tf.TensorSpec((1, *self.body.output.shape[1:]), self.body.output.dtype)
+        self._forward = tf.function(self._forward_graph, input_signature=[image_spec])
+        self._gradcam = tf.function(
+            lambda feature_map, index: gradcam_from_features(self.head, feature_map, index),
+            input_signature=[map_spec, tf.TensorSpec((), tf.int32)],
+        )
+        self.gradcam(self.forward(np.zeros(image_spec.shape, np.float32))[0], 0)  # trace now
+
+    def _forward_graph(self, batch):
+        import tensorflow as tf
+
+        feature_map = self.body(batch, training=False)
+        logits = tf.cast(self.head(feature_map, training=False), tf.float32)
+        pooled = tf.reduce_mean(tf.cast(feature_map, tf.float32), axis=(1, 2))
+        return feature_map, logits, pooled
+
+    def forward(self, batch: np.ndarray):
+        """(1, size, size, channels) float32 -> (feature map tensor, logits, pooled features)."""
+        feature_map, logits, pooled = self._forward(batch)
+        return feature_map, logits.numpy()[0], pooled.numpy()[0]
+
+    def gradcam(self, feature_map, class_index: int) -> np.ndarray:
+        """Grad-CAM at the feature map's resolution, in [0, 1]."""
+        return self._gradcam(feature_map, np.int32(class_index)).numpy()
+
+
+def load_verified(
+    model_path: str | Path, card_path: str | Path | None = None, *, threads: int | None = None
+) -> tuple[ServedModel, ModelCard]:
+    """Load the model after checking it against its card (file present, SHA-256 equal).
+
+    Raises:
+        ModelUnavailable: with a message fit for an operator (paths, hashes; no scan data).
+    """
+    model_path = Path(model_path)
+    card = _read_card(Path(card_path) if card_path else model_path.parent / CARD_FILE)
+    if not model_path.is_file():
+        raise ModelUnavailable(f"model file not found: {model_path}")
+    actual = sha256_file(model_path)
+    if actual != card.sha256:
+        raise ModelUnavailable(
+            f"model file {model_path} has SHA-256 {actual[:12]}..., but its model card "
+            f"expects {card.sha256[:12]}...: refusing to serve an unverified model"
+        )
+    configure_threads(threads)
+    return _build_served(model_path, card), card
+
+
+def _read_card(path: Path) -> ModelCard:
+    if not path.is_file():
+        raise ModelUnavailable(f"model card not found: {path}")
+    try:
+        return load_card(path)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ModelUnavailable(f"model card {path} is invalid: {exc}") from exc
+
+
+def _build_served(model_path: Path, card: ModelCard) -> ServedModel:
+    import keras
+
+    try:
+        model = keras.models.load_model(model_path, compile=False)
+    except Exception as exc:  # noqa: BLE001 - Keras raises many types for a bad file
+        raise ModelUnavailable(f"cannot load model {model_path}: {exc}") from exc
+    expected = (None, card.input_size, card.input_size, card.channels)
+    if tuple(model.input_shape) != expected or model.output_shape[-1] != len(card.class_names):
+        raise ModelUnavailable(
+            f"model shapes {model.input_shape} -> {model.output_shape} do not match the card "
+            f"({expected} -> {len(card.class_names)} classes)"
+        )
+    try:
+        return ServedModel(model, card.last_conv_layer, card.input_size, card.channels)
+    except ValueError as exc:
+        raise ModelUnavailable(f"cannot split model at {card.last_conv_layer!r}: {exc}") from exc
+
+
+class Engine:
+    """Loaded once per worker process; `analyze` is then called for every scan."""
+
+    def __init__(self, served: ServedModel, card: ModelCard, gate: Gate) -> None:
+        self.served = served
+        self.card = card
+        self.gate = gate
+        self.version = card.version
+        self.sha256 = card.sha256
+
+    @classmethod
+    def load(
+        cls,
+        model_path: str | Path,
+        card_path: str | Path | None = None,
+        *,
+        gate_path: str | Path | None = None,
+        threads: int | None = None,
+    ) -> Engine:
+        """Verify and load model, card and gate statistics (default: next to the model).
+
+        Args:
+            model_path: the .keras file.
+            card_path: model_card.json; default: beside the model.
+            gate_path: the gate's .npz; default: gate.npz beside the model.
+            threads: TensorFlow intra-op threads; default env BRAINSCAN_TF_THREADS or 1.
+
+        Raises:
+            ModelUnavailable: anything missing, unreadable or not matching.
+        """
+        served, card = load_verified(model_path, card_path, threads=threads)
+        gate_path = Path(gate_path) if gate_path else Path(model_path).parent / GATE_FILE
+        return cls(served, card, Gate(_read_gate_stats(gate_path, card.sha256)))
+
+    def analyze(self, image: bytes | np.ndarray, *, explain: bool = True) -> Analysis:
+        """Gate, classify and (if `explain`) explain one slice.
+
+        Args:
+            image: encoded image bytes, or a decoded array (2-D gray, or RGB/RGBA, uint8).
+            explain: compute the Grad-CAM heatmap and overlay PNGs.
+
+        Raises:
+            UnreadableScan: the bytes are not an image we can decode.
+        """
+        clock = _Clock()
+        gray, colour = _decode(image)
+        clock.lap("decode")
+        verdict = self.gate.check_image(gray, colour)
+        clock.lap("gate")
+        if not verdict.accepted:
+            return self._result(verdict, gray, clock)
+        prepared = prepare(gray, self.card.input_size)
+        clock.lap("preprocess")
+        feature_map, logits, pooled = self.served.forward(prepared.tensor[np.newaxis])
+        clock.lap("model")
+        verdict = _worse(verdict, self.gate.check_features(pooled))
+        clock.lap("gate")
+        if not verdict.accepted:
+            return self._result(verdict, gray, clock)
+        probabilities = calibrated_probabilities(logits, self.card.temperature)
+        if not explain:
+            return self._result(verdict, gray, clock, probabilities)
+        cam = self.served.gradcam(feature_map, int(np.argmax(logits)))
+        heatmap = to_slice(cam, prepared.bbox, gray.shape)
+        inside = mass_inside(heatmap, brain_mask(gray))
+        clock.lap("gradcam")
+        pngs = (heatmap_png(heatmap), overlay_png(gray, heatmap))
+        clock.lap("overlay")
+        return self._result(verdict, gray, clock, probabilities, pngs, inside)
+
+    def _result(
+        self,
+        verdict: Verdict,
+        gray: np.ndarray,
+        clock: _Clock,
+        probabilities: np.ndarray | None = None,
+        pngs: tuple[bytes, bytes] | None = None,
+        inside: float | None = None,
+    ) -> Analysis:
+        label = tumour = risk = confidence = None
+        per_class: dict[str, float] = {}
+        if probabilities is not None:
+            per_class = {
+                n: float(p) for n, p in zip(self.card.class_names, probabilities, strict=True)
+            }
+            label = self.card.class_names[int(np.argmax(probabilities))]
+            tumour = float(1.0 - probabilities[self.card.normal_index])
+            risk = risk_level(tumour, self.card.risk_thresholds)
+            confidence = float(probabilities.max())
+        return Analysis(
+            accepted=verdict.accepted,
+            gate_score=verdict.score,
+            gate_reason=verdict.reason,
+            label=label,
+            probabilities=per_class,
+            tumour_probability=tumour,
+            risk=risk,
+            confidence=confidence,
+            heatmap_png=pngs[0] if pngs else None,
+            overlay_png=pngs[1] if pngs else None,
+            heatmap_inside_brain=inside,
+            width=int(gray.shape[1]),
+            height=int(gray.shape[0]),
+            timings_ms=clock.done(),
+            model_version=self.version,
+            model_sha256=self.sha256,
+        )
+
+
+def _decode(image: bytes | np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Grayscale slice for the model, plus a small colour preview for the gate."""
+    if isinstance(image, np.ndarray):
+        return _from_array(image)
+    data = bytes(image)
+    try:
+        gray = decode_image(data)
+    except UnreadableImage as exc:
+        raise UnreadableScan(str(exc)) from exc
+    return gray, colour_preview(data)
+
+
+def _from_array(array: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Arrays as an in-process caller has them: 2-D gray, or (H, W, 3|4) in RGB order."""
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[..., 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
+        raise UnreadableScan(f"expected a 2-D gray or RGB(A) array, got shape {array.shape}")
+    if array.size == 0:
+        raise UnreadableScan("image has no pixels")
+    if np.issubdtype(array.dtype, np.floating):
+        array = array.astype(np.float32)  # Pillow has no float64 mode
+    try:
+        gray = to_grayscale(Image.fromarray(np.ascontiguousarray(array)))
+    except (TypeError, ValueError) as exc:
+        raise UnreadableScan(f"unsupported array ({array.dtype}, {array.shape})") from exc
+    if array.ndim == 2:
+        return gray, None
+    rgb = array[..., :3]
+    if rgb.dtype != np.uint8:  # colourfulness limits are on the 0-255 scale
+        rgb = np.clip(rgb.astype(np.float32) * (255.0 / max(float(rgb.max()), 1e-6)), 0, 255)
+    return gray, shrink_preview(np.ascontiguousarray(rgb))
+
+
+def slice_features(served: ServedModel, gray: np.ndarray, input_size: int) -> np.ndarray:
+    """Pooled last-conv features of one grayscale slice, exactly as `analyze` computes them."""
+    return served.forward(prepare(gray, input_size).tensor[np.newaxis])[2]
+
+
+def _worse(first: Verdict, second: Verdict) -> Verdict:
+    return second if second.score > first.score else first
+
+
+def _read_gate_stats(path: Path, model_sha256: str) -> GateStats:
+    """The gate is part of the model: no statistics, or another model's, means no service."""
+    if not path.is_file():
+        raise ModelUnavailable(
+            f"input-gate statistics not found: {path} (create them with `python -m ml.gate fit`)"
+        )
+    try:
+        stats = GateStats.load(path)
+    except (OSError, KeyError, ValueError) as exc:
+        raise ModelUnavailable(f"input-gate statistics {path} are unreadable: {exc}") from exc
+    if stats.model_sha256 != model_sha256:
+        raise ModelUnavailable(
+            f"input-gate statistics {path} were fitted for another model "
+            f"({stats.model_sha256[:12]}...); refit them with `python -m ml.gate fit`"
+        )
+    return stats

@@ -1,0 +1,139 @@
+"""Small real artifacts for tests: a tiny Keras model with card and gate, MRI-like images.
+
+Used by ml/tests, the Django tests and the CI integration test, so that everything from
+upload to heatmap runs on a real (if untrained) model in seconds, without the shipped one.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ml import CLASS_NAMES, NORMAL_CLASS
+
+TINY_FIT_SEEDS = range(1000, 1064)  # images the tiny gate's means/covariance come from
+TINY_CALIBRATION_SEEDS = range(2000, 2064)  # held-out images that set its threshold
+TINY_MARGIN = 1.25
+
+
+def mri_like(size: int = 64, seed: int = 0) -> np.ndarray:
+    """A synthetic axial slice: black background, bright skull ring, textured brain,
+    dark ventricles and sometimes a bright blob. Not anatomy; just MRI-shaped statistics."""
+    rng = np.random.default_rng(seed)
+    img = np.zeros((size, size), np.float32)
+    centre = (round(size * rng.uniform(0.46, 0.54)), round(size * rng.uniform(0.46, 0.54)))
+    axes = np.array([rng.uniform(0.33, 0.40), rng.uniform(0.38, 0.44)]) * size
+    angle = rng.uniform(-12, 12)
+    cv2.ellipse(img, centre, _int_pair(axes), angle, 0, 360, rng.uniform(170, 230), -1)
+    brain = np.zeros_like(img)
+    cv2.ellipse(brain, centre, _int_pair(axes * 0.88), angle, 0, 360, 1.0, -1)
+    texture = cv2.GaussianBlur(rng.normal(0, 1, img.shape).astype(np.float32), (0, 0), size / 40)
+    texture *= 25.0 / max(float(texture.std()), 1e-6)
+    img = np.where(brain > 0, rng.uniform(85, 125) + texture, img)
+    for side in (-1, 1):  # lateral ventricles
+        spot = (centre[0] + side * round(size * 0.06), centre[1] - round(size * 0.02))
+        cv2.ellipse(img, spot, _int_pair(axes * (0.07, 0.2)), angle, 0, 360, 35.0, -1)
+    if rng.random() < 0.5:  # a bright "lesion"
+        spot = (
+            centre[0] + round(axes[0] * rng.uniform(-0.5, 0.5)),
+            centre[1] - round(axes[1] * 0.4),
+        )
+        cv2.circle(img, spot, max(1, round(size * rng.uniform(0.04, 0.08))), 210.0, -1)
+    img += rng.normal(0, 2.0, img.shape)
+    return np.clip(np.rint(img), 0, 255).astype(np.uint8)
+
+
+def _int_pair(values: np.ndarray) -> tuple[int, int]:
+    return max(1, round(float(values[0]))), max(1, round(float(values[1])))
+
+
+def mri_like_png(size: int = 64, seed: int = 0) -> bytes:
+    """`mri_like` encoded as an 8-bit grayscale PNG, as an upload would arrive."""
+    ok, buffer = cv2.imencode(".png", mri_like(size, seed))
+    if not ok:
+        raise RuntimeError("OpenCV could not encode the PNG")
+    return buffer.tobytes()
+
+
+def tiny_model(input_size: int = 32, seed: int = 0):
+    """Two convolutions with the shipped models' layer names ("last_conv", "logits")."""
+    import keras
+    from keras import initializers, layers
+
+    from ml.models import LAST_CONV, LOGITS
+
+    def init(offset: int):
+        return initializers.GlorotUniform(seed=seed * 10 + offset)
+
+    inputs = keras.Input((input_size, input_size, 1), name="image")
+    x = layers.Conv2D(8, 3, padding="same", activation="relu", kernel_initializer=init(1))(inputs)
+    x = layers.MaxPooling2D()(x)
+    x = layers.Conv2D(
+        16, 3, padding="same", activation="relu", kernel_initializer=init(2), name=LAST_CONV
+    )(x)
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    logits = layers.Dense(len(CLASS_NAMES), kernel_initializer=init(3), name=LOGITS)(x)
+    return keras.Model(inputs, logits, name="brainscan_tiny")
+
+
+def write_tiny_artifacts(directory: Path, *, input_size: int = 32, seed: int = 0) -> Path:
+    """Write brainscan.keras, model_card.json and gate.npz into `directory`.
+
+    The model is untrained (its labels mean nothing) but real: Engine.load(returned path)
+    verifies and serves it like the shipped one. The gate is fitted on `mri_like` images,
+    so those pass and blank, colour, document or noise images are refused.
+    """
+    from ml.card import sha256_file
+    from ml.gate import fit_stats
+    from ml.inference import GATE_FILE, configure_threads, load_verified, slice_features
+
+    configure_threads()  # before the first TensorFlow op, or TensorFlow picks its own
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    model_path = directory / "brainscan.keras"
+    tiny_model(input_size, seed).save(model_path)
+    card = _tiny_card(model_path, input_size, seed, sha256_file(model_path))
+    (directory / "model_card.json").write_text(json.dumps(card, indent=2), encoding="utf-8")
+    served, _ = load_verified(model_path)
+
+    def features(seeds: range) -> np.ndarray:
+        images = (mri_like(_tiny_size(s), s) for s in seeds)
+        return np.stack([slice_features(served, image, input_size) for image in images])
+
+    fit = features(TINY_FIT_SEEDS)
+    stats = fit_stats(
+        fit,
+        np.zeros(len(fit), int),  # synthetic images have no classes: one Gaussian
+        features(TINY_CALIBRATION_SEEDS),
+        quantile=1.0,
+        model_sha256=card["sha256"],
+    )
+    # 64 calibration images are few; a 25 % margin keeps unseen MRI-like seeds inside.
+    replace(stats, threshold=stats.threshold * TINY_MARGIN).save(directory / GATE_FILE)
+    return model_path
+
+
+def _tiny_size(seed: int) -> int:
+    return 64 + 48 * (seed % 4)  # 64-208 px: the gate must not depend on the upload's size
+
+
+def _tiny_card(model_path: Path, input_size: int, seed: int, sha256: str) -> dict:
+    return {
+        "version": f"tiny-test-{seed}",
+        "file": model_path.name,
+        "sha256": sha256,
+        "architecture": "tiny",
+        "input_size": input_size,
+        "channels": 1,
+        "class_names": list(CLASS_NAMES),
+        "normal_class": NORMAL_CLASS,
+        "temperature": 1.5,
+        "risk_thresholds": {"medium": 0.2, "high": 0.5},
+        "last_conv_layer": "last_conv",
+        "intended_use": "tests only: an untrained model whose answers mean nothing",
+        "metrics": {},
+    }
