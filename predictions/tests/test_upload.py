@@ -24,9 +24,10 @@ def files_under(root: Path) -> list[Path]:
 
 
 def test_valid_upload_creates_a_scan_and_runs_the_analysis(
-    clinician_client, fake_engine, private_root
+    clinician_client, fake_engine, private_root, django_capture_on_commit_callbacks
 ):
-    response = upload(clinician_client, SimpleUploadedFile("Smith_John_1961.png", png_bytes()))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = upload(clinician_client, SimpleUploadedFile("Smith_John_1961.png", png_bytes()))
 
     scan = Scan.objects.get()
     assert response.status_code == 302
