@@ -200,3 +200,9 @@ class Gate:
     def check_features(self, features: np.ndarray) -> Verdict:
         score = self.stats.distance(features) / self.stats.threshold
         return _verdict(score, "its content is unlike the brain MRI slices the model knows.")
+
+
+if __name__ == "__main__":
+    from ml.gate_eval import main
+
+    main()

@@ -28,7 +28,7 @@ def split_at(model: keras.Model, layer_name: str) -> tuple[keras.Model, keras.Mo
     feature_map = model.get_layer(layer_name).output
     if len(feature_map.shape) != 4:
         raise ValueError(f"layer {layer_name!r} is not a 2-D feature map: {feature_map.shape}")
-    body = keras.Model(model.inputs, feature_map, name=f"{model.name}_body")
+    body = keras.Model(model.input, feature_map, name=f"{model.name}_body")
     head = keras.Model(feature_map, model.output, name=f"{model.name}_head")
     return body, head
 

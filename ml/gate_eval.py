@@ -1,0 +1,195 @@
+"""Fit and measure the input gate: `python -m ml.gate fit|evaluate --model M --data D`.
+
+fit       class means + covariance of pooled features on the model's training split, the
+          threshold at a quantile of its validation split (splits.json beside the model),
+          written to gate.npz beside the model.
+evaluate  the share of official test MRIs (all, and the leak-free subset) that pass, and
+          the share of the non-MRI set (ml/nonmri.py) that is rejected, per category;
+          writes ml/reports/GATE.md and gate.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from ml.dataset import Sample, list_samples, load_prepared
+from ml.gate import fit_stats
+from ml.nonmri import HARD_CATEGORIES, non_mri_set
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL = REPO / "ml" / "artifacts" / "brainscan.keras"
+DEFAULT_REPORT = REPO / "ml" / "reports" / "GATE.md"
+LEAK_FREE_LIST = REPO / "ml" / "reports" / "leak_free_test.txt"
+QUANTILE = 0.995
+CHUNK = 256  # images per feature batch: bounds memory at any input size
+
+
+def fit(model_path: Path, data: Path, *, quantile: float = QUANTILE) -> dict:
+    """Fit gate.npz for the model from its own train/validation split; returns a summary."""
+    from ml.inference import GATE_FILE, load_verified
+
+    served, card = load_verified(model_path)
+    splits = json.loads((model_path.parent / "splits.json").read_text(encoding="utf-8"))
+    features, labels = {}, {}
+    for part in ("train", "validation"):
+        samples = _samples(splits[part], card.class_names)
+        labels[part] = np.array([s.label for s in samples])
+        features[part] = _pooled_features(served, load_prepared(data, samples, card.input_size))
+    stats = fit_stats(
+        features["train"],
+        labels["train"],
+        features["validation"],
+        quantile=quantile,
+        model_sha256=card.sha256,
+    )
+    stats.save(model_path.parent / GATE_FILE)
+    return {
+        "threshold": round(stats.threshold, 4),
+        "quantile": quantile,
+        "fitted_on": {part: len(v) for part, v in labels.items()},
+        "feature_dim": int(stats.precision.shape[0]),
+    }
+
+
+def _samples(relpaths: list[str], class_names: list[str]) -> list[Sample]:
+    """Sample records in the order training used, so its preprocessing cache is reused."""
+    return [Sample(p, p.split("/")[0], class_names.index(p.split("/")[1])) for p in relpaths]
+
+
+def _pooled_features(served, prepared_uint8: np.ndarray) -> np.ndarray:
+    """Batched version of what `ServedModel.forward` pools for one image (same numbers up
+    to float rounding), so fitting takes a minute instead of a call per image."""
+    chunks = []
+    for start in range(0, len(prepared_uint8), CHUNK):
+        batch = prepared_uint8[start : start + CHUNK].astype(np.float32)[..., np.newaxis] / 255.0
+        feature_maps = served.body.predict(batch, batch_size=64, verbose=0)
+        chunks.append(np.asarray(feature_maps, np.float32).mean(axis=(1, 2)))
+    return np.concatenate(chunks)
+
+
+def evaluate(model_path: Path, data: Path) -> dict:
+    """Pass rate on test MRIs and reject rate on the non-MRI set, with the failures named."""
+    from ml.inference import Engine
+
+    engine = Engine.load(model_path)
+    test = [s for s in list_samples(data) if s.split == "Testing"]
+    leak_free = set(LEAK_FREE_LIST.read_text().split()) if LEAK_FREE_LIST.exists() else set()
+    mri = {s.relpath: engine.analyze((data / s.relpath).read_bytes(), explain=False) for s in test}
+    refused = {p: a.gate_reason for p, a in mri.items() if not a.accepted}
+    others = [(s, engine.analyze(s.data, explain=False)) for s in non_mri_set()]
+    return {
+        "model": {"version": engine.version, "sha256": engine.sha256},
+        "threshold": engine.gate.stats.threshold,
+        "test_mri": _rate(len(mri) - len(refused), len(mri)),
+        "leak_free_mri": _rate(len(leak_free - set(refused)), len(leak_free)),
+        "refused_mri": refused,
+        "mri_scores": _quantiles([a.gate_score for a in mri.values()]),
+        "non_mri": _rejections(others),
+    }
+
+
+def _rate(hits: int, total: int) -> dict:
+    return {"n": total, "hits": hits, "rate": round(hits / total, 4) if total else None}
+
+
+def _quantiles(values: list[float]) -> dict:
+    qs = (0.5, 0.9, 0.99, 0.995, 1.0)
+    return {str(q): round(float(np.quantile(values, q)), 3) for q in qs}
+
+
+def _rejections(results: list) -> dict:
+    by_category: dict[str, list] = defaultdict(list)
+    for sample, analysis in results:
+        by_category[sample.category].append((sample.name, analysis))
+    everything = [a for _, a in results]
+    easy = [a for s, a in results if s.category not in HARD_CATEGORIES]
+    return {
+        "all": _rate(sum(not a.accepted for a in everything), len(everything)),
+        "without_hard": _rate(sum(not a.accepted for a in easy), len(easy)),
+        "categories": {
+            cat: _rate(sum(not a.accepted for _, a in items), len(items))
+            for cat, items in sorted(by_category.items())
+        },
+        "passed": [s.name for s, a in results if a.accepted],
+        "reasons": Counter(a.gate_reason.split(": ", 1)[-1] for a in everything if a.gate_reason),
+    }
+
+
+def markdown(result: dict, command: str) -> str:
+    """GATE.md: the numbers first, then what failed, by name."""
+    non_mri = result["non_mri"]
+    lines = [
+        "# Input gate: measured",
+        "",
+        f"Model `{result['model']['version']}` (SHA-256 `{result['model']['sha256'][:16]}...`), "
+        f"feature threshold {result['threshold']:.3f}. Produced by `{command}`.",
+        "",
+        "| set | images | outcome | rate |",
+        "|---|---:|---|---:|",
+        _row("official test MRIs (Testing/)", result["test_mri"], "pass"),
+        _row("leak-free test subset", result["leak_free_mri"], "pass"),
+        _row("non-MRI set, all", non_mri["all"], "rejected"),
+        _row(
+            f"non-MRI set without {', '.join(HARD_CATEGORIES)}", non_mri["without_hard"], "rejected"
+        ),
+        "",
+        "## Non-MRI set by category",
+        "",
+        "| category | images | rejected | rate |",
+        "|---|---:|---:|---:|",
+        *(
+            f"| {c} | {r['n']} | {r['hits']} | {_pct(r)} |"
+            for c, r in non_mri["categories"].items()
+        ),
+        "",
+        "Rejection reasons: "
+        + "; ".join(f"{n} x {reason}" for reason, n in non_mri["reasons"].most_common()),
+        "",
+        "## Non-MRI images that passed the gate",
+        "",
+        *([f"- {name}" for name in non_mri["passed"]] or ["- none"]),
+        "",
+        "## Test MRIs the gate refused",
+        "",
+        *(
+            [f"- {p}: {r.split(': ', 1)[-1]}" for p, r in result["refused_mri"].items()]
+            or ["- none"]
+        ),
+        "",
+        "Gate score quantiles on the test MRIs (<= 1 passes): "
+        + ", ".join(f"q{q}: {v}" for q, v in result["mri_scores"].items()),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _pct(rate: dict) -> str:
+    return "n/a" if rate["rate"] is None else f"{100 * rate['rate']:.1f} %"
+
+
+def _row(name: str, rate: dict, outcome: str) -> str:
+    return f"| {name} | {rate['n']} | {rate['hits']} {outcome} | {_pct(rate)} |"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m ml.gate", description=__doc__.split("\n")[0])
+    parser.add_argument("command", choices=("fit", "evaluate"))
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--quantile", type=float, default=QUANTILE, help="fit only")
+    parser.add_argument("--report", type=Path, default=DEFAULT_REPORT, help="evaluate only")
+    args = parser.parse_args(argv)
+    if args.command == "fit":
+        print(json.dumps(fit(args.model, args.data, quantile=args.quantile)))
+        return
+    result = evaluate(args.model, args.data)
+    command = f"python -m ml.gate evaluate --model {args.model} --data {args.data}"
+    args.report.write_text(markdown(result, command), encoding="utf-8")
+    args.report.with_name("gate.json").write_text(json.dumps(result, indent=1) + "\n")
+    print(json.dumps({k: result[k] for k in ("test_mri", "leak_free_mri")}))
+    print(json.dumps({k: result["non_mri"][k] for k in ("all", "without_hard")}))
