@@ -73,6 +73,22 @@ def test_every_stage_is_timed(engine):
     assert result.timings_ms["total"] >= result.timings_ms["model"] > 0.0
 
 
+def test_analyses_leave_the_served_model_and_its_answers_unchanged(engine):
+    model = engine.served.model
+    weights_before = [w.copy() for w in model.get_weights()]
+    first = engine.analyze(mri_like_png(128, seed=9))
+
+    for seed in range(3):
+        engine.analyze(mri_like_png(96, seed=seed))
+    again = engine.analyze(mri_like_png(128, seed=9))
+
+    assert all(
+        np.array_equal(a, b) for a, b in zip(weights_before, model.get_weights(), strict=True)
+    )
+    assert again.probabilities == first.probabilities
+    assert again.heatmap_png == first.heatmap_png
+
+
 def test_array_input_gives_the_same_answer_as_png_bytes(engine):
     from_bytes = engine.analyze(mri_like_png(128, seed=8), explain=False)
     from_array = engine.analyze(mri_like(128, seed=8), explain=False)
