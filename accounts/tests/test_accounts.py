@@ -85,3 +85,34 @@ def test_failed_logins_are_rate_limited(clinician, settings):
 
     assert blocked.status_code == 429 or "Too many failed" in blocked.content.decode()
     assert "_auth_user_id" not in client.session
+
+
+def test_password_reset_sends_a_link_by_email(clinician, client, mailoutbox):
+    response = client.post(reverse("account_reset_password"), {"email": clinician.email})
+
+    assert response.status_code == 302
+    assert len(mailoutbox) == 1
+    assert clinician.email in mailoutbox[0].to
+    assert "/accounts/password/reset/key/" in mailoutbox[0].body
+
+
+def test_mandatory_email_verification_holds_back_a_new_account(client, settings, mailoutbox):
+    settings.ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+
+    client.post(
+        reverse("account_signup"),
+        {"email": "verify@example.org", "password1": PASSWORD, "password2": PASSWORD},
+    )
+
+    assert "_auth_user_id" not in client.session
+    assert any("verify@example.org" in m.to for m in mailoutbox)
+
+
+def test_sign_in_and_sign_out(clinician):
+    client = Client()
+
+    client.post(reverse("account_login"), {"login": clinician.email, "password": PASSWORD})
+    assert client.session["_auth_user_id"] == str(clinician.pk)
+
+    client.post(reverse("account_logout"))
+    assert "_auth_user_id" not in client.session
