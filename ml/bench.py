@@ -1,0 +1,182 @@
+"""Benchmark single-slice inference: `python -m ml.bench --data DATA_DIR` (make bench-ml).
+
+For 1 and 2 TensorFlow threads, each in a fresh process (TensorFlow fixes its thread
+pools at start-up): model load time, p50/p95 of `Engine.analyze` without and with
+Grad-CAM over >= 200 official test slices, per-stage medians, peak RSS, and, on the same
+model and the same prepared inputs, the compiled call against per-image `model.predict`
+(the pattern this engine replaces). Prints a Markdown table and writes
+ml/reports/bench-ml.json and bench-ml.md. Run it while nothing else (training!) is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL = REPO / "ml" / "artifacts" / "brainscan.keras"
+DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "brain-tumor-mri"
+DEFAULT_OUT = REPO / "ml" / "reports" / "bench-ml.json"
+WARMUP = 5
+STAGES = ("decode", "gate", "preprocess", "model", "gradcam", "overlay")
+
+
+def pick_slices(data: Path, n: int) -> list[Path]:
+    """n official test slices spread evenly over the sorted list (all four classes)."""
+    files = sorted(data.glob("Testing/*/*.jpg"))
+    if len(files) < n:
+        raise SystemExit(f"need {n} test slices under {data}/Testing, found {len(files)}")
+    return [files[i] for i in np.linspace(0, len(files) - 1, n).round().astype(int)]
+
+
+def _ms(values: list[float]) -> dict[str, float]:
+    return {
+        "p50": round(float(np.percentile(values, 50)), 2),
+        "p95": round(float(np.percentile(values, 95)), 2),
+    }
+
+
+def _peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
+
+
+def _timed(fn, items) -> list[float]:
+    times = []
+    for item in items:
+        start = time.perf_counter()
+        fn(item)
+        times.append(1000 * (time.perf_counter() - start))
+    return times
+
+
+def worker(model: Path, data: Path, n: int, threads: int) -> dict:
+    """One process, one thread setting: everything measured on the same n slices."""
+    from ml.inference import Engine
+
+    start = time.perf_counter()
+    engine = Engine.load(model, threads=threads)
+    load_s = time.perf_counter() - start
+    blobs = [path.read_bytes() for path in pick_slices(data, n)]
+    for blob in blobs[:WARMUP]:
+        engine.analyze(blob)
+    plain = [engine.analyze(blob, explain=False) for blob in blobs]
+    explained = [engine.analyze(blob) for blob in blobs]
+    rss_serving = _peak_rss_mb()
+    return {
+        "threads": threads,
+        "n": n,
+        "load_s": round(load_s, 2),
+        "accepted": sum(a.accepted for a in explained),
+        "analyze_ms": _ms([a.timings_ms["total"] for a in plain]),
+        "analyze_gradcam_ms": _ms([a.timings_ms["total"] for a in explained]),
+        "stage_p50_ms": {
+            s: round(float(np.median([a.timings_ms[s] for a in explained])), 2) for s in STAGES
+        },
+        "peak_rss_mb_serving": rss_serving,
+        "model_call": _model_call_comparison(engine, blobs),
+        "peak_rss_mb_end": _peak_rss_mb(),
+    }
+
+
+def _model_call_comparison(engine, blobs: list[bytes]) -> dict:
+    """The compiled forward pass vs per-image `model.predict` on identical inputs."""
+    from ml.imageio import decode_image
+    from ml.preprocess import prepare
+
+    size = engine.card.input_size
+    batches = [prepare(decode_image(b), size).tensor[np.newaxis] for b in blobs]
+    compiled = _timed(engine.served.forward, batches)
+    model = engine.served.model
+    model.predict(batches[0], verbose=0)  # first call builds the predict function
+    per_call = _timed(lambda x: model.predict(x, verbose=0), batches)
+    compiled_p50, predict_p50 = np.median(compiled), np.median(per_call)
+    return {
+        "compiled_ms": _ms(compiled),
+        "model_predict_ms": _ms(per_call),
+        "speedup_p50": round(float(predict_p50 / compiled_p50), 1),
+    }
+
+
+def run(model: Path, data: Path, n: int, thread_counts: list[int]) -> dict:
+    """Each thread count in its own fresh process; returns everything for the report."""
+    runs = []
+    for threads in thread_counts:
+        command = [sys.executable, "-m", "ml.bench", "--worker", "--threads", str(threads)]
+        command += ["--model", str(model), "--data", str(data), "--n", str(n)]
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+        done = subprocess.run(command, capture_output=True, text=True, env=env, check=True)  # noqa: S603
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    card = json.loads((model.parent / "model_card.json").read_text(encoding="utf-8"))
+    return {
+        "model": {k: card.get(k) for k in ("version", "architecture", "input_size", "parameters")},
+        "machine": {"cpu_count": os.cpu_count(), "processor": platform.processor()},
+        "training_running": _training_running(),
+        "runs": runs,
+    }
+
+
+def _training_running() -> bool:
+    """Benchmarks during training measure the training; the report says so."""
+    done = subprocess.run(["pgrep", "-f", "ml.train"], capture_output=True, check=False)  # noqa: S607
+    return done.returncode == 0
+
+
+def markdown(result: dict) -> str:
+    model = result["model"]
+    lines = [
+        f"Model `{model['version']}` ({model['architecture']}, {model['input_size']} px, "
+        f"{model['parameters']} parameters), {result['runs'][0]['n']} official test slices.",
+        "",
+        "| threads | load s | analyze p50 / p95 ms | + Grad-CAM p50 / p95 ms | model call p50 ms "
+        "| `model.predict` p50 ms | speed-up | peak RSS MB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in result["runs"]:
+        call = r["model_call"]
+        lines.append(
+            f"| {r['threads']} | {r['load_s']} | {r['analyze_ms']['p50']} / {r['analyze_ms']['p95']} "
+            f"| {r['analyze_gradcam_ms']['p50']} / {r['analyze_gradcam_ms']['p95']} "
+            f"| {call['compiled_ms']['p50']} | {call['model_predict_ms']['p50']} "
+            f"| {call['speedup_p50']}x | {r['peak_rss_mb_serving']} |"
+        )
+    stages = ", ".join(f"{k} {v}" for k, v in result["runs"][0]["stage_p50_ms"].items())
+    lines += [
+        "",
+        f"Stage medians with Grad-CAM, {result['runs'][0]['threads']} thread(s), ms: {stages}.",
+    ]
+    if result["training_running"]:
+        lines += ["", "**Warning: a training run was active; these numbers are pessimistic.**"]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m ml.bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--n", type=int, default=200, help="test slices per measurement")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(args.model, args.data, args.n, args.threads[0])))
+        return
+    result = run(args.model, args.data, args.n, args.threads)
+    table = markdown(result)
+    print(table)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    args.out.with_suffix(".md").write_text(table, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
