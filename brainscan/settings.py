@@ -189,6 +189,11 @@ MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 25 * 1024 * 1024)
 MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 40_000_000)
 MAX_FILES_PER_UPLOAD = env_int("MAX_FILES_PER_UPLOAD", 100)
 DATA_UPLOAD_MAX_NUMBER_FILES = MAX_FILES_PER_UPLOAD
+# A multi-frame DICOM file is analysed frame by frame, at most this many frames per file.
+MAX_DICOM_FRAMES = env_int("MAX_DICOM_FRAMES", 64)
+# Scan images, overlays and heatmaps older than this many days are deleted (the result row
+# stays, marked "image purged"); 0 keeps them until the clinician deletes the scan.
+SCAN_RETENTION_DAYS = env_int("SCAN_RETENTION_DAYS", 0)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # --- The model -------------------------------------------------------------------------------

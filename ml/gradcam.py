@@ -9,12 +9,9 @@ the small head (pooling + dense), not back through the whole network.
 
 from __future__ import annotations
 
-import cv2
 import keras
 import numpy as np
 import tensorflow as tf
-
-from ml.preprocess import BBox
 
 EPSILON = 1e-7  # as tf-keras-vis `normalize`: a flat map becomes 0, never NaN
 
@@ -72,28 +69,3 @@ def gradcam_heatmap(
     if class_index is None:
         class_index = int(np.argmax(head(feature_map, training=False)[0]))
     return gradcam_from_features(head, feature_map, tf.constant(class_index)).numpy()
-
-
-def to_slice(heatmap: np.ndarray, bbox: BBox, shape: tuple[int, int]) -> np.ndarray:
-    """Paste a crop's heatmap back onto the whole slice (zeros outside the crop).
-
-    `preprocess.prepare` stretches the bbox to a square, so resizing the heatmap to the
-    bbox's own width and height undoes exactly that.
-    """
-    x, y, w, h = bbox
-    full = np.zeros(shape, dtype=np.float32)
-    resized = cv2.resize(heatmap.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
-    full[y : y + h, x : x + w] = np.clip(resized, 0.0, 1.0)
-    return full
-
-
-def mass_inside(heatmap: np.ndarray, mask: np.ndarray) -> float:
-    """Fraction of the heatmap's total mass that falls inside `mask` (0.0 for an empty map).
-
-    A sanity figure: attention mostly outside the head means the model looked at framing
-    or text, not anatomy.
-    """
-    total = float(heatmap.sum())
-    if total <= EPSILON:
-        return 0.0
-    return float(heatmap[mask].sum()) / total

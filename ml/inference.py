@@ -22,9 +22,8 @@ from PIL import Image
 
 from ml.card import ModelCard, calibrated_probabilities, load_card, risk_level, sha256_file
 from ml.gate import Gate, GateStats, Verdict, colour_preview, shrink_preview
-from ml.gradcam import mass_inside, to_slice
 from ml.imageio import UnreadableImage, decode_image, to_grayscale
-from ml.overlay import heatmap_png, overlay_png
+from ml.overlay import heatmap_png, mass_inside, overlay_png, to_slice
 from ml.preprocess import brain_mask, prepare
 
 log = logging.getLogger(__name__)

@@ -1,13 +1,44 @@
-"""PNG renderings of a Grad-CAM heatmap for people: the raw map and a colour overlay."""
+"""A Grad-CAM heatmap on the whole slice: placing it, checking it, rendering it as PNG.
+
+No TensorFlow here, so the web process can import this (and ml.inference) cheaply.
+"""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
+from ml.preprocess import BBox
+
+EPSILON = 1e-7
 COLORMAP = cv2.COLORMAP_JET
 MAX_ALPHA = 0.5  # the hottest pixel is half heatmap, half slice: anatomy stays readable
 PNG_COMPRESSION = 3  # zlib level: 1-3 are several times faster than 9 for ~10 % more bytes
+
+
+def to_slice(heatmap: np.ndarray, bbox: BBox, shape: tuple[int, int]) -> np.ndarray:
+    """Paste a crop's heatmap back onto the whole slice (zeros outside the crop).
+
+    `preprocess.prepare` stretches the bbox to a square, so resizing the heatmap to the
+    bbox's own width and height undoes exactly that.
+    """
+    x, y, w, h = bbox
+    full = np.zeros(shape, dtype=np.float32)
+    resized = cv2.resize(heatmap.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+    full[y : y + h, x : x + w] = np.clip(resized, 0.0, 1.0)
+    return full
+
+
+def mass_inside(heatmap: np.ndarray, mask: np.ndarray) -> float:
+    """Fraction of the heatmap's total mass that falls inside `mask` (0.0 for an empty map).
+
+    A sanity figure: attention mostly outside the head means the model looked at framing
+    or text, not anatomy.
+    """
+    total = float(heatmap.sum())
+    if total <= EPSILON:
+        return 0.0
+    return float(heatmap[mask].sum()) / total
 
 
 def heatmap_png(heatmap: np.ndarray) -> bytes:

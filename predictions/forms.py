@@ -6,7 +6,12 @@ from django import forms
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 
-from predictions.validation import InvalidUpload, ValidatedUpload, validate_upload
+from predictions.validation import (
+    InvalidUpload,
+    ValidatedUpload,
+    validate_upload,
+    validate_upload_slices,
+)
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -26,8 +31,13 @@ class MultipleFileField(forms.FileField):
 class ScanUploadForm(forms.Form):
     images = MultipleFileField(
         label="MRI slices",
-        help_text="JPEG, PNG, WEBP or TIFF; one axial, coronal or sagittal slice per file.",
-        widget=MultipleFileInput(attrs={"accept": "image/jpeg,image/png,image/webp,image/tiff"}),
+        help_text=(
+            "JPEG, PNG, WEBP, TIFF or DICOM (MR only); one axial, coronal or sagittal slice per "
+            "image. Every frame of a multi-frame DICOM file is analysed as its own slice."
+        ),
+        widget=MultipleFileInput(
+            attrs={"accept": "image/jpeg,image/png,image/webp,image/tiff,application/dicom,.dcm"}
+        ),
     )
     case_reference = forms.CharField(
         label="Case reference (optional)",
@@ -42,27 +52,48 @@ class ScanUploadForm(forms.Form):
             raise forms.ValidationError(
                 f"Upload at most {settings.MAX_FILES_PER_UPLOAD} files at once."
             )
-        validated, errors = [], []
+        validated: list[ValidatedUpload] = []
+        errors = []
         for number, upload in enumerate(files, start=1):
             try:
-                validated.append(read_and_validate(upload))
+                validated.extend(read_and_validate_slices(upload))
             except InvalidUpload as exc:
                 errors.append(f"File {number} ({_display_name(upload)}): {exc}")
         if errors:
             raise forms.ValidationError(errors)
+        if len(validated) > settings.MAX_FILES_PER_UPLOAD:  # multi-frame DICOM files add up
+            raise forms.ValidationError(
+                f"These files hold {len(validated)} slices; upload at most "
+                f"{settings.MAX_FILES_PER_UPLOAD} at once."
+            )
         return validated
 
 
 def read_and_validate(upload: UploadedFile) -> ValidatedUpload:
+    """One slice per file (a multi-frame DICOM file is refused with a clear message)."""
+    return validate_upload(_read_capped(upload), **_limits())
+
+
+def read_and_validate_slices(upload: UploadedFile) -> list[ValidatedUpload]:
+    """Every slice in the file: one for an image, one per frame for a DICOM file."""
+    return validate_upload_slices(_read_capped(upload), **_limits())
+
+
+def _read_capped(upload: UploadedFile) -> bytes:
     if upload.size is not None and upload.size > settings.MAX_UPLOAD_BYTES:
         raise InvalidUpload(
             f"The file is larger than {settings.MAX_UPLOAD_BYTES // (1024 * 1024)} MB."
         )
     upload.seek(0)
-    data = upload.read(settings.MAX_UPLOAD_BYTES + 1)
-    return validate_upload(
-        data, max_bytes=settings.MAX_UPLOAD_BYTES, max_pixels=settings.MAX_IMAGE_PIXELS
-    )
+    return upload.read(settings.MAX_UPLOAD_BYTES + 1)
+
+
+def _limits() -> dict[str, int]:
+    return {
+        "max_bytes": settings.MAX_UPLOAD_BYTES,
+        "max_pixels": settings.MAX_IMAGE_PIXELS,
+        "max_frames": settings.MAX_DICOM_FRAMES,
+    }
 
 
 def _display_name(upload: UploadedFile) -> str:

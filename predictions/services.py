@@ -80,6 +80,8 @@ def _create_scan(
         width=upload.width,
         height=upload.height,
         file_size=len(upload.data),
+        dicom_meta=upload.dicom_meta,
+        frame_index=upload.frame_index,
     )
     scan.image.save(f"scan.{upload.extension}", ContentFile(upload.data), save=False)
     written.append(scan.image.name)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import io
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from PIL import Image, UnidentifiedImageError
+
+from predictions import dicom
 
 # Formats a clinician may upload, with the content type we store for them.
 ALLOWED_FORMATS = {
@@ -16,31 +18,101 @@ ALLOWED_FORMATS = {
     "WEBP": ("image/webp", "webp"),
     "TIFF": ("image/tiff", "tif"),
 }
-DICOM_MAGIC_OFFSET = 128
+DICOM_MAGIC_OFFSET = dicom.MAGIC_OFFSET
+# Frames analysed from one multi-frame DICOM file when the caller does not say (settings do).
+DEFAULT_MAX_DICOM_FRAMES = 64
 
 
 class InvalidUpload(ValueError):
     """A file we will not analyse; the message is shown to the clinician."""
 
 
+class _NotAnImage(InvalidUpload):
+    """Pillow does not recognise the bytes: they may still be a DICOM dataset without preamble."""
+
+
 @dataclass(frozen=True)
 class ValidatedUpload:
-    data: bytes
+    data: bytes  # what is stored: the upload itself, or for DICOM the rendered PNG
     source_format: str
     content_type: str
     extension: str
     width: int
     height: int
     sha256: str
+    dicom_meta: dict[str, object] = field(default_factory=dict)  # allow-listed tags only
+    frame_index: int | None = None  # the frame of a multi-frame DICOM file
 
 
-def validate_upload(data: bytes, *, max_bytes: int, max_pixels: int) -> ValidatedUpload:
+def validate_upload(
+    data: bytes,
+    *,
+    max_bytes: int,
+    max_pixels: int,
+    max_frames: int = DEFAULT_MAX_DICOM_FRAMES,
+) -> ValidatedUpload:
+    """One slice from one file. A multi-frame DICOM file is refused here with a clear message;
+    callers that can take several slices per file use `validate_upload_slices`."""
+    slices = validate_upload_slices(
+        data, max_bytes=max_bytes, max_pixels=max_pixels, max_frames=max_frames
+    )
+    if len(slices) > 1:
+        raise InvalidUpload(
+            f"This DICOM file holds {len(slices)} frames; upload one slice per file here."
+        )
+    return slices[0]
+
+
+def validate_upload_slices(
+    data: bytes,
+    *,
+    max_bytes: int,
+    max_pixels: int,
+    max_frames: int = DEFAULT_MAX_DICOM_FRAMES,
+) -> list[ValidatedUpload]:
+    """Every slice in one uploaded file: an image is one slice, a DICOM file one per frame.
+
+    A file is DICOM by content, whatever its name: the 'DICM' marker after the preamble, or
+    (for a bare dataset) a parse that finds pixel data once Pillow has not recognised it.
+    """
     if not data:
         raise InvalidUpload("The file is empty.")
     if len(data) > max_bytes:
         raise InvalidUpload(f"The file is larger than {max_bytes // (1024 * 1024)} MB.")
-    if data[DICOM_MAGIC_OFFSET : DICOM_MAGIC_OFFSET + 4] == b"DICM":
-        raise InvalidUpload("DICOM files are not accepted yet: export the slice as PNG or JPEG.")
+    if dicom.has_dicom_magic(data):
+        return _dicom_slices(data, max_pixels, max_frames)
+    try:
+        return [_validated_image(data, max_pixels)]
+    except _NotAnImage:
+        if dicom.parses_as_dicom(data):
+            return _dicom_slices(data, max_pixels, max_frames)
+        raise
+
+
+def _dicom_slices(data: bytes, max_pixels: int, max_frames: int) -> list[ValidatedUpload]:
+    """Rendered PNG slices; the DICOM bytes and header go no further than this function."""
+    try:
+        slices = dicom.render_slices(data, max_pixels=max_pixels, max_frames=max_frames)
+    except dicom.DicomRejected as exc:
+        raise InvalidUpload(str(exc)) from None
+    content_type, extension = ALLOWED_FORMATS["PNG"]
+    return [
+        ValidatedUpload(
+            data=item.png,
+            source_format="DICOM",
+            content_type=content_type,
+            extension=extension,
+            width=item.width,
+            height=item.height,
+            sha256=hashlib.sha256(item.png).hexdigest(),
+            dicom_meta=dict(item.meta),
+            frame_index=item.frame_index,
+        )
+        for item in slices
+    ]
+
+
+def _validated_image(data: bytes, max_pixels: int) -> ValidatedUpload:
     width, height, image_format = _decode(data, max_pixels)
     content_type, extension = ALLOWED_FORMATS[image_format]
     return ValidatedUpload(
@@ -63,7 +135,7 @@ def _decode(data: bytes, max_pixels: int) -> tuple[int, int, str]:
             image_format = image.format or ""
             if image_format not in ALLOWED_FORMATS:
                 raise InvalidUpload(
-                    "This is not a supported image: upload JPEG, PNG, WEBP or TIFF slices."
+                    "This is not a supported image: upload JPEG, PNG, WEBP, TIFF or DICOM slices."
                 )
             width, height = image.size
             if width * height > max_pixels or width < 1 or height < 1:
@@ -80,8 +152,8 @@ def _decode(data: bytes, max_pixels: int) -> tuple[int, int, str]:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise InvalidUpload(f"The image has more than {max_pixels:,} pixels.") from None
     except UnidentifiedImageError:
-        raise InvalidUpload(
-            "This file is not an image we can read: upload JPEG, PNG, WEBP or TIFF slices."
+        raise _NotAnImage(
+            "This file is not an image we can read: upload JPEG, PNG, WEBP, TIFF or DICOM slices."
         ) from None
     except (OSError, ValueError, SyntaxError, EOFError):
         raise InvalidUpload("The image is damaged or incomplete and cannot be decoded.") from None

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -148,3 +150,10 @@ def test_corrupt_model_file_is_unavailable(artifacts, tmp_path):
 
     with pytest.raises(ModelUnavailable, match="cannot load"):
         Engine.load(broken)
+
+
+def test_importing_the_module_does_not_load_tensorflow():
+    # The web process imports ModelUnavailable/UnreadableScan; only workers need TensorFlow.
+    code = "import sys, ml.inference; sys.exit('tensorflow' in sys.modules)"
+
+    assert subprocess.run([sys.executable, "-c", code], check=False, timeout=60).returncode == 0
