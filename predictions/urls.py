@@ -2,17 +2,21 @@ from __future__ import annotations
 
 from django.urls import path
 
-from predictions import views
+from predictions import views, views_workspace
 
 app_name = "predictions"
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("upload/", views.upload, name="upload"),
+    path("upload/file.json", views_workspace.upload_file, name="upload-file"),
+    path("export.csv", views_workspace.export_csv, name="export"),
+    path("model/", views_workspace.model_card, name="model-card"),
     path("batch/<uuid:batch>/", views.batch, name="batch"),
     path("batch/<uuid:batch>/status.json", views.batch_status, name="batch-status"),
     path("<int:scan_id>/", views.detail, name="detail"),
     path("<int:scan_id>/status.json", views.status, name="status"),
     path("<int:scan_id>/image", views.scan_image, name="scan-image"),
+    path("<int:scan_id>/preview.png", views_workspace.scan_preview, name="scan-preview"),
     path("<int:scan_id>/overlay.png", views.overlay_image, name="overlay-image"),
     path("<int:scan_id>/heatmap.png", views.heatmap_image, name="heatmap-image"),
 ]

@@ -4,6 +4,7 @@ import uuid
 from collections.abc import Callable
 from functools import wraps
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models.fields.files import FieldFile
@@ -14,8 +15,10 @@ from django.views.decorators.http import require_GET
 
 from accounts.http import AuthenticatedRequest
 from predictions import services
+from predictions.filters import HistoryFilterForm, history_counts
 from predictions.forms import ScanUploadForm
 from predictions.models import Prediction, Scan
+from predictions.results import result_context
 
 View = Callable[..., HttpResponse]
 PAGE_SIZE = 25
@@ -36,9 +39,18 @@ def clinician_required(view: View) -> View:
 
 @clinician_required
 def dashboard(request: AuthenticatedRequest) -> HttpResponse:
-    scans = services.scans_for_user(request.user).filter(owner=request.user)
+    form = HistoryFilterForm(request.GET)
+    scans = form.apply(services.scans_for_user(request.user).filter(owner=request.user))
     page = Paginator(scans, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "predictions/dashboard.html", {"page": page})
+    filters = request.GET.copy()
+    filters.pop("page", None)
+    context = {
+        "page": page,
+        "form": form,
+        "counts": history_counts(scans),
+        "filters": filters.urlencode(),
+    }
+    return render(request, "predictions/dashboard.html", context)
 
 
 @clinician_required
@@ -56,7 +68,12 @@ def upload(request: AuthenticatedRequest) -> HttpResponse:
             return redirect("predictions:detail", predictions[0].scan_id)
         return redirect("predictions:batch", predictions[0].scan.batch)
     status = 400 if request.method == "POST" else 200
-    return render(request, "predictions/upload.html", {"form": form}, status=status)
+    context = {
+        "form": form,
+        "max_bytes": settings.MAX_UPLOAD_BYTES,
+        "max_files": settings.MAX_FILES_PER_UPLOAD,
+    }
+    return render(request, "predictions/upload.html", context, status=status)
 
 
 def _batch_scans(request: AuthenticatedRequest, batch: uuid.UUID) -> list[Scan]:
@@ -83,7 +100,8 @@ def batch_status(request: AuthenticatedRequest, batch: uuid.UUID) -> JsonRespons
 @clinician_required
 def detail(request: AuthenticatedRequest, scan_id: int) -> HttpResponse:
     scan = services.get_scan_for_user(request.user, scan_id)
-    return render(request, "predictions/detail.html", {"scan": scan, "prediction": scan.prediction})
+    context = {"scan": scan, "prediction": scan.prediction, **result_context(scan)}
+    return render(request, "predictions/detail.html", context)
 
 
 @clinician_required
@@ -103,6 +121,7 @@ def _status_json(scan: Scan) -> dict[str, object]:
         "label_display": prediction.get_label_display(),
         "confidence": prediction.confidence,
         "risk": prediction.risk,
+        "risk_display": prediction.get_risk_display(),
         "error": prediction.error,
         "url": reverse("predictions:detail", args=[scan.pk]),
     }

@@ -1,0 +1,195 @@
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+
+from predictions.models import Prediction
+from predictions.tests.history import make_scan
+from predictions.tests.images import image_bytes
+
+pytestmark = pytest.mark.django_db
+CARD = {
+    "version": "brainscan-test-1",
+    "file": "brainscan.keras",
+    "sha256": "ab" * 32,
+    "architecture": "cnn",
+    "parameters": 123456,
+    "input_size": 192,
+    "channels": 1,
+    "class_names": ["glioma", "meningioma", "notumor", "pituitary"],
+    "normal_class": "notumor",
+    "temperature": 1.37,
+    "risk_thresholds": {"medium": 0.05, "high": 0.62},
+    "last_conv_layer": "last_conv",
+    "metrics": {"validation": {"accuracy": 0.9412, "confusion_matrix": [[9, 1], [0, 10]]}},
+    "operating_point": {
+        "chosen_on": "validation",
+        "at_medium": {"threshold": 0.05, "sensitivity": 0.995, "specificity": 0.81},
+        "at_high": {"threshold": 0.62, "sensitivity": 0.93, "specificity": 0.99},
+    },
+    "training": {"epochs_run": 12, "history": {"loss": [1.0, 0.5]}},
+}
+
+
+@pytest.fixture
+def card_dir(settings, tmp_path: Path) -> Path:
+    """An installed model card in a temporary artifacts folder (no model file needed)."""
+    settings.MODEL_PATH = tmp_path / "brainscan.keras"
+    (tmp_path / "model_card.json").write_text(json.dumps(CARD), encoding="utf-8")
+    return tmp_path
+
+
+@pytest.fixture
+def no_card(settings, tmp_path: Path) -> None:
+    settings.MODEL_PATH = tmp_path / "absent" / "brainscan.keras"
+
+
+def page(client, scan) -> str:
+    response = client.get(reverse("predictions:detail", args=[scan.pk]))
+    assert response.status_code == 200
+    return re.sub(r"\s+", " ", response.content.decode())
+
+
+def test_result_shows_probabilities_risk_heatmap_and_disclaimer(
+    clinician, clinician_client, card_dir
+):
+    scan = make_scan(clinician, label="glioma")
+
+    html = page(clinician_client, scan)
+
+    assert "Most likely class: <strong>Glioma</strong>" in html
+    for name, percent in [
+        ("Glioma", "91.0 %"),
+        ("Meningioma", "5.0 %"),
+        ("No tumour", "2.0 %"),
+        ("Pituitary tumour", "2.0 %"),
+    ]:
+        assert re.search(rf'bar-label">{name}.*?bar-value">{percent}<', html)
+    assert 'Glioma <span class="tag">predicted</span>' in html
+    assert "High risk" in html
+    assert "Tumour probability <strong>98.0 %</strong>" in html
+    assert reverse("predictions:overlay-image", args=[scan.pk]) in html
+    assert 'download="scan-' in html
+    assert 'id="overlay-opacity"' in html
+    assert "Decision support, not a diagnosis." in html
+    assert "Accepted as a brain MRI slice (score 0.40; 1.00 is the limit)." in html
+    assert "Classifier" in html
+    assert "55.5 ms" in html
+
+
+def test_operating_point_sentence_comes_from_the_model_card(clinician, clinician_client, card_dir):
+    html = page(clinician_client, make_scan(clinician))
+
+    assert (
+        "Risk is low below a tumour probability of 5 %, medium from 5 % and high from 62 %"
+    ) in html
+    assert "flagged 99.5 % of tumours" in html
+    assert f'href="{reverse("predictions:model-card")}?version=brainscan-test-1"' in html
+
+
+def test_without_a_model_card_the_page_says_so(clinician, clinician_client, no_card):
+    html = page(clinician_client, make_scan(clinician))
+
+    assert "No model card is installed" in html
+
+
+def test_result_from_an_earlier_model_is_marked(clinician, clinician_client, card_dir):
+    html = page(clinician_client, make_scan(clinician, model_version="brainscan-old-0"))
+
+    assert "an earlier model than the one installed now" in html
+
+
+def test_rejected_image_shows_the_reason_and_no_diagnosis(clinician, clinician_client, no_card):
+    scan = make_scan(clinician, status=Prediction.Status.REJECTED)
+
+    html = page(clinician_client, scan)
+
+    assert "Not analysed: not recognised as a brain MRI slice" in html
+    assert "This does not look like a brain MRI slice." in html
+    assert "Refused: not recognised as a brain MRI slice (score 3.20; 1.00 is the limit)." in html
+    assert "bar-value" not in html
+    assert "Tumour probability" not in html
+
+
+def test_pending_result_polls_its_status(clinician, clinician_client, no_card):
+    scan = make_scan(clinician, status=Prediction.Status.PENDING, finished_at=None)
+
+    html = page(clinician_client, scan)
+
+    assert f'data-status-url="{reverse("predictions:status", args=[scan.pk])}"' in html
+
+
+def test_tiff_slices_are_shown_through_a_png_preview(clinician, clinician_client, no_card):
+    scan = make_scan(clinician)
+    scan.content_type = "image/tiff"
+    scan.image.save("slice.tif", _content(image_bytes("TIFF", size=40)), save=True)
+
+    html = page(clinician_client, scan)
+    preview = clinician_client.get(reverse("predictions:scan-preview", args=[scan.pk]))
+
+    assert reverse("predictions:scan-preview", args=[scan.pk]) in html
+    assert preview.status_code == 200
+    assert preview["Content-Type"] == "image/png"
+    assert preview.content.startswith(b"\x89PNG")
+    assert preview["Cache-Control"] == "private, no-store"
+
+
+def _content(data: bytes):
+    from django.core.files.base import ContentFile
+
+    return ContentFile(data)
+
+
+@pytest.mark.parametrize(
+    "name", ["detail", "status", "scan-image", "scan-preview", "overlay-image", "heatmap-image"]
+)
+def test_another_clinician_gets_404_for_every_scan_url(clinician, other_client, name):
+    scan = make_scan(clinician)
+
+    assert other_client.get(reverse(f"predictions:{name}", args=[scan.pk])).status_code == 404
+
+
+@pytest.mark.parametrize("name", ["batch", "batch-status"])
+def test_another_clinician_gets_404_for_a_batch(clinician, other_client, name):
+    scan = make_scan(clinician)
+
+    assert other_client.get(reverse(f"predictions:{name}", args=[scan.batch])).status_code == 404
+
+
+def test_model_card_page_renders_the_installed_card(clinician_client, card_dir):
+    response = clinician_client.get(reverse("predictions:model-card"))
+    html = re.sub(r"\s+", " ", response.content.decode())
+
+    assert response.status_code == 200
+    assert 'Model card <span class="muted">· brainscan-test-1</span>' in html
+    assert "medium from 5.0 %, high from 62.0 % tumour probability" in html
+    assert "0.9412" in html  # a validation metric from the card
+    assert "<td>9</td><td>1</td>" in html  # the confusion matrix as a table
+    assert "Epochs run" in html
+    assert "<dt>History</dt>" not in html  # per-epoch curves are left out
+
+
+def test_model_card_page_names_the_version_of_an_older_result(clinician_client, card_dir):
+    response = clinician_client.get(reverse("predictions:model-card"), {"version": "brainscan-0"})
+
+    assert "was made by <strong>brainscan-0</strong>" in response.content.decode()
+
+
+def test_model_card_page_without_a_model_says_none_is_installed(clinician_client, no_card):
+    response = clinician_client.get(reverse("predictions:model-card"))
+
+    assert response.status_code == 200
+    assert "No model installed yet" in response.content.decode()
+
+
+def test_a_broken_model_card_reads_as_no_model(clinician_client, settings, tmp_path):
+    settings.MODEL_PATH = tmp_path / "brainscan.keras"
+    (tmp_path / "model_card.json").write_text("{not json", encoding="utf-8")
+
+    response = clinician_client.get(reverse("predictions:model-card"))
+
+    assert "No model installed yet" in response.content.decode()

@@ -1,0 +1,196 @@
+"""The clinician workspace beyond the basic pages: one-file uploads, export, preview, model card.
+
+The dashboard, upload, batch and result pages live in predictions.views; these views add
+what their JavaScript and links need.
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+from typing import Any
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+from PIL import Image
+
+from accounts.http import AuthenticatedRequest
+from accounts.models import User
+from ml.imageio import UnreadableImage, decode_image
+from predictions import services
+from predictions.export import csv_response
+from predictions.filters import HistoryFilterForm
+from predictions.forms import ScanUploadForm, read_and_validate_slices
+from predictions.model_card import card_path, load_installed_card, operating_point_sentence
+from predictions.models import Scan
+from predictions.validation import InvalidUpload, ValidatedUpload
+from predictions.views import clinician_required
+
+
+class ScanFileForm(ScanUploadForm):
+    """One file of an upload page submission; `batch` joins it to the files sent before."""
+
+    batch = forms.UUIDField(label="Batch")
+
+    def __init__(self, owner: User, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.owner = owner
+
+    def clean_images(self) -> list[ValidatedUpload]:
+        files = self.cleaned_data["images"]
+        if len(files) != 1:
+            raise forms.ValidationError("Send exactly one file per request.")
+        try:
+            return read_and_validate_slices(files[0])
+        except InvalidUpload as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+    def clean_batch(self) -> uuid.UUID:
+        batch = self.cleaned_data["batch"]
+        if Scan.objects.filter(batch=batch).exclude(owner=self.owner).exists():
+            raise forms.ValidationError("This batch belongs to another account; reload the page.")
+        return batch
+
+
+@clinician_required
+@require_POST
+def upload_file(request: AuthenticatedRequest) -> JsonResponse:
+    """Store one file (all its slices, or none) in the page's batch; JSON for the page's script."""
+    if not request.user.can_analyze:
+        return JsonResponse({"error": "Your account may not upload scans."}, status=403)
+    form = ScanFileForm(request.user, request.POST, request.FILES)
+    if not form.is_valid():
+        return JsonResponse({"error": _first_error(form)}, status=400)
+    batch = form.cleaned_data["batch"]
+    predictions = services.submit_scans(
+        request.user,
+        form.cleaned_data["images"],
+        case_reference=form.cleaned_data["case_reference"],
+        batch=batch,
+    )
+    scans = [
+        {"id": p.scan_id, "url": reverse("predictions:detail", args=[p.scan_id])}
+        for p in predictions
+    ]
+    return JsonResponse(
+        {
+            "batch": str(batch),
+            "batch_url": reverse("predictions:batch", args=[batch]),
+            "scans": scans,
+        },
+        status=201,
+    )
+
+
+def _first_error(form: forms.Form) -> str:
+    """The message the clinician needs, led by the field it is about (the file comes first)."""
+    for name in ("images", *form.fields, "__all__"):
+        errors = form.errors.get(name)
+        if errors:
+            if name in ("images", "__all__"):
+                return str(errors[0])
+            return f"{form.fields[name].label}: {errors[0]}"
+    return "The upload was not accepted."
+
+
+@clinician_required
+@require_GET
+def export_csv(request: AuthenticatedRequest) -> HttpResponse:
+    """Exactly the rows the dashboard lists for the same filters, as a streamed CSV file."""
+    scans = services.scans_for_user(request.user).filter(owner=request.user)
+    scans = HistoryFilterForm(request.GET).apply(scans)
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    return csv_response(scans, f"brainscan-history-{stamp}.csv")
+
+
+@clinician_required
+@require_GET
+def scan_preview(request: AuthenticatedRequest, scan_id: int) -> HttpResponse:
+    """The slice as an 8-bit PNG for browsers that cannot show its stored format (TIFF)."""
+    scan = services.get_scan_for_user(request.user, scan_id)
+    if not scan.image:
+        raise Http404
+    try:
+        with scan.image.open("rb") as handle:
+            gray = decode_image(handle.read())
+    except (FileNotFoundError, UnreadableImage):
+        raise Http404 from None
+    buffer = io.BytesIO()
+    Image.fromarray(gray).save(buffer, format="PNG")
+    response = HttpResponse(buffer.getvalue(), content_type="image/png")
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@login_required
+@require_GET
+def model_card(request: AuthenticatedRequest) -> HttpResponse:
+    """The installed model's card, or a plain page saying that no model is installed yet."""
+    card = load_installed_card()
+    context = {
+        "card": card,
+        "card_file": card_path().name,
+        "operating_point": operating_point_sentence(card),
+        "asked_version": request.GET.get("version", "")[:64],
+        "details": _details(card.data) if card else [],
+    }
+    return render(request, "predictions/model_card.html", context)
+
+
+# Card keys shown in the summary at the top of the page; everything else is listed below it.
+SUMMARY_KEYS = (
+    "version",
+    "architecture",
+    "parameters",
+    "input_size",
+    "channels",
+    "class_names",
+    "normal_class",
+    "temperature",
+    "risk_thresholds",
+    "trained_at",
+    "sha256",
+)
+HIDDEN_KEYS = {"file", "last_conv_layer", "history"}
+
+
+def _details(data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The card's other sections as (title, node) pairs for the recursive template."""
+    return [
+        (_title(key), _node(value))
+        for key, value in data.items()
+        if key not in SUMMARY_KEYS and key not in HIDDEN_KEYS
+    ]
+
+
+def _node(value: Any) -> dict[str, Any]:
+    """A JSON value as a node the template can draw without knowing Python types.
+
+    Per-epoch training curves are left out: hundreds of numbers nobody reads on this page.
+    """
+    if isinstance(value, dict):
+        items = [(_title(k), _node(v)) for k, v in value.items() if k not in HIDDEN_KEYS]
+        return {"kind": "dict", "items": items}
+    if isinstance(value, list) and value and all(isinstance(row, list) for row in value):
+        return {"kind": "matrix", "rows": [[_text(cell) for cell in row] for row in value]}
+    return {"kind": "text", "text": _text(value)}
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}".rstrip("0").rstrip(".")
+    if isinstance(value, dict):
+        return ", ".join(f"{_title(k)}: {_text(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(_text(item) for item in value)
+    return "" if value is None else str(value)
+
+
+def _title(key: str) -> str:
+    return str(key).replace("_", " ").capitalize()
