@@ -18,8 +18,6 @@ from django.utils import timezone
 
 from accounts.models import User
 from predictions.models import Prediction, Scan
-from predictions.privacy import delete_scan as delete_scan
-from predictions.privacy import purge_expired_images as purge_expired_images
 from predictions.storage import private_storage
 from predictions.validation import ValidatedUpload
 
@@ -95,27 +93,6 @@ def _create_scan(
     written.append(scan.image.name)
     scan.save()
     return Prediction.objects.create(scan=scan)
-
-
-def delete_scan(user: User, scan: Scan) -> None:
-    """Delete `user`'s scan with its result, image, overlay and heatmap.
-
-    Only the owner may (a reviewer sees every scan but removes none). The rows go in one
-    transaction and the files only after it commits, so a rolled-back delete keeps both.
-    """
-    if scan.owner_id != user.pk:
-        raise Http404
-    prediction = Prediction.objects.filter(scan=scan).first()
-    fields = [scan.image, *([prediction.heatmap, prediction.overlay] if prediction else [])]
-    names = [field.name for field in fields if field]
-    with transaction.atomic():
-        scan.delete()
-        transaction.on_commit(partial(_delete_files, names))
-
-
-def _delete_files(names: list[str]) -> None:
-    for name in names:
-        private_storage.delete(name)
 
 
 def enqueue_prediction(prediction_id: int) -> bool:
