@@ -168,6 +168,13 @@ CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT * 3}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Periodic work, run by `celery -A brainscan beat` (one beat process per deployment).
+CELERY_BEAT_SCHEDULE = {
+    "purge-expired-images": {
+        "task": "predictions.tasks.purge_expired_images",
+        "schedule": 3600.0,  # hourly; a no-op unless SCAN_RETENTION_DAYS is set
+    },
+}
 
 # --- Files -----------------------------------------------------------------------------------
 STATIC_URL = "static/"

@@ -116,6 +116,14 @@ def requeue_stuck_predictions() -> int:
     return sweep()
 
 
+@shared_task
+def purge_expired_images() -> int:
+    """Retention, run hourly by Celery beat (CELERY_BEAT_SCHEDULE); a no-op when it is off."""
+    from predictions.privacy import purge_expired_images as purge
+
+    return purge()
+
+
 @worker_ready.connect
 def _sweep_on_worker_start(**_: object) -> None:
     """A restarted worker (or Redis) may have lost messages: queue the stuck rows again."""

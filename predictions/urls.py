@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from predictions import views, views_workspace
+from predictions import views, views_privacy, views_workspace
 
 app_name = "predictions"
 urlpatterns = [
@@ -19,4 +19,5 @@ urlpatterns = [
     path("<int:scan_id>/preview.png", views_workspace.scan_preview, name="scan-preview"),
     path("<int:scan_id>/overlay.png", views.overlay_image, name="overlay-image"),
     path("<int:scan_id>/heatmap.png", views.heatmap_image, name="heatmap-image"),
+    path("<int:scan_id>/delete/", views_privacy.delete_scan, name="delete"),
 ]

@@ -1,0 +1,89 @@
+"""Privacy controls: a clinician deletes a scan; images older than the retention period go.
+
+Both remove files only once the database change is committed (`transaction.on_commit`): a
+rolled-back deletion keeps its images, and a committed one leaves no file behind. The audit
+app records a deletion from the `post_delete` signal with ids only, never the image.
+Re-exported by predictions.services, where views, the API and tasks call them.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from functools import partial
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from predictions.models import Prediction, Scan
+from predictions.storage import private_storage
+
+logger = logging.getLogger(__name__)
+PURGE_CHUNK = 500
+
+
+def delete_scan(user: User, scan: Scan) -> None:
+    """Delete `scan`, its result and its image, overlay and heatmap files.
+
+    Only the owner may: a reviewer sees every scan but must not erase a colleague's record.
+    Callers fetch `scan` through `get_scan_for_user` first, so others get a 404 before this.
+    """
+    if scan.owner_id != user.pk:
+        raise PermissionDenied("Only the clinician who uploaded a scan can delete it.")
+    names = stored_file_names(scan)
+    scan_id = scan.pk
+    with transaction.atomic():
+        scan.delete()  # the prediction goes with it (CASCADE); audit hears post_delete
+        transaction.on_commit(partial(_delete_files, names), robust=True)
+    logger.info("scan %s deleted by its owner (user %s)", scan_id, user.pk)
+
+
+def purge_expired_images(*, days: int | None = None, now: datetime | None = None) -> int:
+    """Delete the image, overlay and heatmap of every finished scan older than `days`.
+
+    The rows stay, marked `image_purged_at`, so statistics and reviews still count them.
+    Unfinished scans wait: a worker may be reading the image. Returns the number purged.
+    """
+    days = settings.SCAN_RETENTION_DAYS if days is None else days
+    if days <= 0:
+        return 0
+    now = now or timezone.now()
+    expired = (
+        Scan.objects.filter(uploaded_at__lt=now - timedelta(days=days), image_purged_at=None)
+        .exclude(prediction__status__in=[Prediction.Status.PENDING, Prediction.Status.RUNNING])
+        .select_related("prediction")
+        .order_by("pk")
+    )
+    purged = 0
+    while chunk := list(expired[:PURGE_CHUNK]):
+        purged += _purge(chunk, now)
+    if purged:
+        logger.info("retention: purged the images of %d scan(s) older than %d days", purged, days)
+    return purged
+
+
+def stored_file_names(scan: Scan) -> list[str]:
+    """Names in private storage that belong to `scan`: its slice and its result images."""
+    prediction = getattr(scan, "prediction", None)
+    fields = [scan.image] + ([prediction.heatmap, prediction.overlay] if prediction else [])
+    return [field.name for field in fields if field and field.name]
+
+
+def _purge(scans: list[Scan], now: datetime) -> int:
+    ids = [scan.pk for scan in scans]
+    names = [name for scan in scans for name in stored_file_names(scan)]
+    with transaction.atomic():
+        count = Scan.objects.filter(pk__in=ids, image_purged_at=None).update(
+            image="", image_purged_at=now
+        )
+        Prediction.objects.filter(scan_id__in=ids).update(heatmap="", overlay="")
+        transaction.on_commit(partial(_delete_files, names), robust=True)
+    return count
+
+
+def _delete_files(names: list[str]) -> None:
+    for name in names:
+        private_storage.delete(name)  # a file already gone is fine
