@@ -4,6 +4,7 @@ value (patient name, ids, dates, institution, UIDs) anywhere brainscan keeps dat
 from __future__ import annotations
 
 import logging
+import uuid
 
 import numpy as np
 import pytest
@@ -104,6 +105,32 @@ def test_multi_frame_upload_analyses_every_frame_in_one_batch(
     assert fake_engine.calls == 3
 
 
+def test_the_upload_page_endpoint_takes_every_frame_and_refuses_ct(
+    clinician_client, fake_engine, django_capture_on_commit_callbacks
+):
+    """The upload page sends each file on its own to `upload/file.json`."""
+    url, batch = reverse("predictions:upload-file"), str(uuid.uuid4())
+
+    def send(name: str, data: bytes):
+        with django_capture_on_commit_callbacks(execute=True):
+            return clinician_client.post(
+                url, {"images": SimpleUploadedFile(name, data), "batch": batch}
+            )
+
+    single = send("IM1", mr_example_path().read_bytes())
+    series = send("series", build_dicom(np.stack([gradient()] * 3), frames=3))
+    refused = send("ct", ct_example_path().read_bytes())
+
+    assert single.status_code == 201
+    assert len(single.json()["scans"]) == 1
+    assert series.status_code == 201
+    assert len(series.json()["scans"]) == 3
+    assert refused.status_code == 400
+    assert "is a CT image; only MR" in refused.json()["error"]
+    assert Scan.objects.filter(batch=batch, source_format="DICOM").count() == 4
+    assert fake_engine.calls == 4
+
+
 def test_frames_count_towards_the_slices_per_upload_cap(clinician_client, fake_engine, settings):
     settings.MAX_FILES_PER_UPLOAD = 4
 
@@ -139,6 +166,7 @@ def test_no_identifying_value_reaches_the_database_files_logs_or_pages(
         for scan in Scan.objects.all()
     ]
     pages.append(clinician_client.get(reverse("predictions:dashboard")).content)
+    pages.append(b"".join(clinician_client.get(reverse("predictions:export")).streaming_content))
 
     assert Scan.objects.filter(source_format="DICOM").count() == 4
     assert_no_markers("the database", database_dump())
@@ -149,7 +177,9 @@ def test_no_identifying_value_reaches_the_database_files_logs_or_pages(
         assert content[128:132] != b"DICM"
     assert_no_markers("the logs", log_text(debug_logs.records))
     for page in pages:
-        assert_no_markers("a page", page)
+        assert_no_markers("a page or the CSV export", page)
+    assert b"DICOM" in pages[0]  # the pages did render the scans
+    assert len(pages[-1].splitlines()) == 1 + Scan.objects.count()  # header + one row each
 
 
 @pytest.mark.parametrize(
