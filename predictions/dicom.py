@@ -141,6 +141,11 @@ def _render_slices(data: bytes, max_pixels: int, max_frames: int) -> list[DicomS
     if not _has_pixels(ds):
         raise DicomRejected("This DICOM file holds no image (no pixel data), or it is incomplete.")
     _check_modality(ds)
+    if str(ds.get("BurnedInAnnotation", "")).strip().upper() == "YES":
+        raise DicomRejected(
+            "This DICOM file says its pixels carry burned-in text, which can identify the "
+            "patient; export the slice without annotations."
+        )
     _check_pixel_format(ds, max_pixels)
     _check_transfer_syntax(ds)
     frames = _frame_count(ds)

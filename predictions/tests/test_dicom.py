@@ -236,6 +236,16 @@ def test_truncated_files_are_refused_as_damaged(keep):
         slices(data[: int(len(data) * keep)])
 
 
+def test_pixels_with_burned_in_text_are_refused():
+    marked = dcmread(io.BytesIO(build_dicom(gradient())))
+    marked.BurnedInAnnotation = "YES"
+    buffer = io.BytesIO()
+    marked.save_as(buffer)
+
+    with pytest.raises(InvalidUpload, match="burned-in text"):
+        slices(buffer.getvalue())
+
+
 def test_colour_dicom_is_refused():
     colour = dcmread(bundled("SC_rgb_rle.dcm"))
     colour.Modality = "MR"
