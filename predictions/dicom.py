@@ -110,6 +110,7 @@ def _withhold_library_logs() -> None:
 
 
 _withhold_library_logs()
+logger = logging.getLogger(__name__)
 
 
 def has_dicom_magic(data: bytes) -> bool:
@@ -122,7 +123,7 @@ def parses_as_dicom(data: bytes) -> bool:
     try:
         with _quiet():
             return _has_pixels(_read(data))
-    except DicomRejected:
+    except Exception:  # any parser error on arbitrary bytes just means "not DICOM"
         return False
 
 
@@ -132,8 +133,16 @@ def render_slices(data: bytes, *, max_pixels: int, max_frames: int) -> list[Dico
     Raises DicomRejected with a message for the clinician. Cheap checks (modality, pixel
     format, transfer syntax, size, frame count) run before any pixel is decoded.
     """
-    with _quiet():
-        return _render_slices(data, max_pixels, max_frames)
+    try:
+        with _quiet():
+            return _render_slices(data, max_pixels, max_frames)
+    except (DicomRejected, MemoryError):
+        raise
+    except Exception as exc:  # hostile input can break pydicom anywhere; its message may quote
+        # header values, so only the exception's type is logged and the clinician gets a
+        # plain refusal instead of a server error.
+        logger.warning("a DICOM upload could not be parsed (%s)", type(exc).__name__)
+        raise DicomRejected("The DICOM file is damaged and cannot be read.") from None
 
 
 def _render_slices(data: bytes, max_pixels: int, max_frames: int) -> list[DicomSlice]:

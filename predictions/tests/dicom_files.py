@@ -124,6 +124,14 @@ def with_text_in_numeric_tags(data: bytes, text: str = "MARKER-IN-NUMBER-TAG") -
     return buffer.getvalue()
 
 
+def with_corrupt_uid(data: bytes) -> bytes:
+    """The transfer syntax UID overwritten (same length) with letters: reading it makes pydicom
+    warn, quoting the value, which is how a header value could slip into a log."""
+    value = b"1.2.840.10008.1.2.1\x00"
+    assert value in data
+    return data.replace(value, b"1.2.840.MARKER.2.1.9", 1)
+
+
 def _with_identity(ds: Dataset, identifying: dict[str, str]) -> Dataset:
     for keyword, value in identifying.items():
         setattr(ds, keyword, value)

@@ -271,3 +271,20 @@ def test_refusal_messages_never_quote_the_header():
         with pytest.raises(InvalidUpload) as refused:
             slices(data)
         assert not any(value in str(refused.value) for value in IDENTIFYING.values())
+
+
+def test_corrupted_headers_give_a_refusal_or_a_slice_never_a_crash():
+    """Hostile or damaged files must end in InvalidUpload (a message), not a server error."""
+    original = build_dicom(gradient())
+    rng = np.random.default_rng(7)
+    outcomes = set()
+    for _ in range(150):
+        data = bytearray(original)
+        for position in rng.integers(132, len(original) - 32 * 32 * 2, size=4):
+            data[position] = int(rng.integers(0, 256))
+        try:
+            slices(bytes(data))
+            outcomes.add("slice")
+        except InvalidUpload:
+            outcomes.add("refused")
+    assert outcomes == {"slice", "refused"}  # both paths were exercised

@@ -20,6 +20,7 @@ from predictions.tests.dicom_files import (
     ct_example_path,
     gradient,
     mr_example_path,
+    with_corrupt_uid,
     with_encapsulated_pixels,
     with_text_in_numeric_tags,
 )
@@ -190,8 +191,9 @@ def test_no_identifying_value_reaches_the_database_files_logs_or_pages(
         build_dicom(gradient(64, 64))[:-500],
         build_dicom(gradient(), modality="MARKER-MODALITY"),  # pydicom warns, quoting it
         build_dicom(gradient(), identifying={**IDENTIFYING, "PatientBirthDate": "MARKER-DATE"}),
+        with_corrupt_uid(build_dicom(gradient())),
     ],
-    ids=["ct", "unsupported-syntax", "truncated", "invalid-modality", "invalid-date"],
+    ids=["ct", "unsupported-syntax", "truncated", "invalid-modality", "invalid-date", "bad-uid"],
 )
 def test_refused_or_odd_files_leak_nothing_into_errors_or_logs(
     clinician_client, fake_engine, private_root, debug_logs, data
