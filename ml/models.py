@@ -54,17 +54,25 @@ def _conv_bn_relu(x, filters: int, name: str):
 
 
 def _cnn(widths: tuple[int, ...], last: int) -> Callable:
-    """VGG-style stack of conv-BN-ReLU pairs, halving resolution after each stage."""
+    """Strided stem, then VGG-style stages of conv-BN-ReLU pairs, each halving resolution.
+
+    The stride-2 stem keeps full-resolution convolutions (most of a plain VGG's cost on a
+    CPU) out of the network; the head sees an (size / 16) grid, 8 x 8 at 128 px.
+    """
 
     def body(inputs, _weights):
-        x = inputs
+        x = layers.Conv2D(
+            widths[0], 3, strides=2, padding="same", use_bias=False, name="stem_conv"
+        )(inputs)
+        x = layers.BatchNormalization(name="stem_bn")(x)
+        x = layers.ReLU(name="stem_relu")(x)
         for stage, filters in enumerate(widths):
             x = _conv_bn_relu(x, filters, f"s{stage}a")
             x = _conv_bn_relu(x, filters, f"s{stage}b")
-            x = layers.MaxPooling2D(name=f"s{stage}_pool")(x)
-            x = layers.SpatialDropout2D(0.05 * stage, name=f"s{stage}_drop")(x) if stage else x
-        x = layers.Conv2D(last, 3, padding="same", use_bias=False, name="pre_last_conv")(x)
-        x = layers.BatchNormalization(name="pre_last_bn")(x)
+            if stage < len(widths) - 1:
+                x = layers.MaxPooling2D(name=f"s{stage}_pool")(x)
+            if stage:
+                x = layers.SpatialDropout2D(0.05 * stage, name=f"s{stage}_drop")(x)
         return layers.Conv2D(last, 1, activation="relu", name=LAST_CONV)(x)
 
     return body
@@ -86,7 +94,7 @@ def _mobilenetv2(inputs, imagenet_weights: str | None):
 
 
 ARCHITECTURES: dict[str, Callable] = {
-    "cnn": _cnn((32, 64, 128, 192), 256),
+    "cnn": _cnn((32, 64, 128, 256), 256),
     "cnn_small": _cnn((16, 32, 64, 96), 128),
     "mobilenetv2": _mobilenetv2,
 }
