@@ -1,9 +1,11 @@
 """Privacy controls: a clinician deletes a scan; images older than the retention period go.
 
 Both remove files only once the database change is committed (`transaction.on_commit`): a
-rolled-back deletion keeps its images, and a committed one leaves no file behind. The audit
-app records a deletion from the `post_delete` signal with ids only, never the image.
-Re-exported by predictions.services, where views, the API and tasks call them.
+rolled-back deletion keeps its images, and a committed one leaves no file behind. Deletion
+removes files from `pre_delete` receivers, so every way a row can go (this service, the
+admin, a cascade, the shell) takes its files along. The audit app records a deletion from
+the `post_delete` signal with ids only, never the image. Re-exported by
+predictions.services, where views, the API and tasks call them.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from functools import partial
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models.signals import pre_delete
 from django.utils import timezone
 
 from accounts.models import User
@@ -33,11 +36,9 @@ def delete_scan(user: User, scan: Scan) -> None:
     """
     if scan.owner_id != user.pk:
         raise PermissionDenied("Only the clinician who uploaded a scan can delete it.")
-    names = stored_file_names(scan)
     scan_id = scan.pk
     with transaction.atomic():
-        scan.delete()  # the prediction goes with it (CASCADE); audit hears post_delete
-        transaction.on_commit(partial(_delete_files, names), robust=True)
+        scan.delete()  # the prediction goes with it (CASCADE); the receivers below take the files
     logger.info("scan %s deleted by its owner (user %s)", scan_id, user.pk)
 
 
@@ -63,6 +64,25 @@ def purge_expired_images(*, days: int | None = None, now: datetime | None = None
     if purged:
         logger.info("retention: purged the images of %d scan(s) older than %d days", purged, days)
     return purged
+
+
+def connect_file_cleanup() -> None:
+    """Called from PredictionsConfig.ready()."""
+    pre_delete.connect(_scan_file_follows, sender=Scan, dispatch_uid="privacy.scan_file")
+    pre_delete.connect(_result_files_follow, sender=Prediction, dispatch_uid="privacy.result_files")
+
+
+def _scan_file_follows(sender: type[Scan], instance: Scan, **_: object) -> None:
+    _delete_after_commit([instance.image.name] if instance.image else [])
+
+
+def _result_files_follow(sender: type[Prediction], instance: Prediction, **_: object) -> None:
+    _delete_after_commit([f.name for f in (instance.heatmap, instance.overlay) if f])
+
+
+def _delete_after_commit(names: list[str]) -> None:
+    if names:
+        transaction.on_commit(partial(_delete_files, names), robust=True)
 
 
 def stored_file_names(scan: Scan) -> list[str]:

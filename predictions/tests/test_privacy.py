@@ -83,6 +83,19 @@ def test_a_rolled_back_deletion_keeps_the_files(
     assert all(p.is_file() for p in files)
 
 
+def test_files_go_whatever_deletes_the_rows(
+    analysed, private_root, django_capture_on_commit_callbacks
+):
+    """A queryset delete (as the admin's bulk action or a shell does) takes the files too."""
+    scans = [analysed(), analysed()]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        Scan.objects.filter(pk__in=[s.pk for s in scans]).delete()
+
+    assert Scan.objects.count() == 0
+    assert all_files(private_root) == set()
+
+
 def test_only_the_owner_can_delete_a_scan(reviewer, analysed, private_root):
     scan = analysed()
 
