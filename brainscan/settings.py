@@ -174,6 +174,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "predictions.tasks.purge_expired_images",
         "schedule": 3600.0,  # hourly; a no-op unless SCAN_RETENTION_DAYS is set
     },
+    "purge-orphan-files": {
+        "task": "predictions.tasks.purge_orphan_files",
+        "schedule": 86400.0,  # daily: files no row refers to, e.g. from a killed worker
+    },
 }
 
 # --- Files -----------------------------------------------------------------------------------

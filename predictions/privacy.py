@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 from functools import partial
+from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
@@ -26,6 +27,8 @@ from predictions.storage import private_storage
 
 logger = logging.getLogger(__name__)
 PURGE_CHUNK = 500
+ORPHAN_FOLDERS = ("scans", "results")  # where uploads and analyses write (see models)
+ORPHAN_GRACE = timedelta(hours=1)
 
 
 def delete_scan(user: User, scan: Scan) -> None:
@@ -64,6 +67,37 @@ def purge_expired_images(*, days: int | None = None, now: datetime | None = None
     if purged:
         logger.info("retention: purged the images of %d scan(s) older than %d days", purged, days)
     return purged
+
+
+def purge_orphan_files(*, older_than: timedelta = ORPHAN_GRACE, now: datetime | None = None) -> int:
+    """Delete files in private storage that no row points to any more.
+
+    They come from a worker killed between writing a heatmap and recording it, or a file
+    deletion that failed after its commit. Files younger than `older_than` are left alone:
+    an upload or an analysis may be about to record them.
+    """
+    root = Path(settings.PRIVATE_MEDIA_ROOT)
+    if not root.is_dir():
+        return 0
+    referenced = _referenced_names()
+    cutoff = (now or timezone.now()).timestamp() - older_than.total_seconds()
+    removed = 0
+    for folder in ORPHAN_FOLDERS:
+        for path in (root / folder).rglob("*"):
+            name = path.relative_to(root).as_posix()
+            if path.is_file() and name not in referenced and path.stat().st_mtime < cutoff:
+                path.unlink(missing_ok=True)
+                removed += 1
+    if removed:
+        logger.warning("removed %d orphan file(s) from private storage", removed)
+    return removed
+
+
+def _referenced_names() -> set[str]:
+    names = set(Scan.objects.exclude(image="").values_list("image", flat=True))
+    for field in ("heatmap", "overlay"):
+        names.update(Prediction.objects.exclude(**{field: ""}).values_list(field, flat=True))
+    return names
 
 
 def connect_file_cleanup() -> None:

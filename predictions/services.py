@@ -20,6 +20,7 @@ from accounts.models import User
 from predictions.models import Prediction, Scan
 from predictions.privacy import delete_scan as delete_scan
 from predictions.privacy import purge_expired_images as purge_expired_images
+from predictions.privacy import purge_orphan_files as purge_orphan_files
 from predictions.storage import private_storage
 from predictions.validation import ValidatedUpload
 

@@ -124,6 +124,14 @@ def purge_expired_images() -> int:
     return purge()
 
 
+@shared_task
+def purge_orphan_files() -> int:
+    """Files no row refers to (a worker killed mid-write); run daily by Celery beat."""
+    from predictions.privacy import purge_orphan_files as purge
+
+    return purge()
+
+
 @worker_ready.connect
 def _sweep_on_worker_start(**_: object) -> None:
     """A restarted worker (or Redis) may have lost messages: queue the stuck rows again."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from io import StringIO
 from pathlib import Path
@@ -236,6 +237,7 @@ def test_celery_beat_runs_the_purge_task(analysed, settings):
     entry = settings.CELERY_BEAT_SCHEDULE["purge-expired-images"]
     assert entry["task"] == purge_expired_images.name
     assert entry["task"] in app.tasks
+    assert settings.CELERY_BEAT_SCHEDULE["purge-orphan-files"]["task"] in app.tasks
     settings.SCAN_RETENTION_DAYS = 7
     analysed(age_days=8)
 
@@ -271,3 +273,40 @@ def test_a_purged_scan_can_still_be_deleted(
         services.delete_scan(clinician, scan)
 
     assert not Scan.objects.filter(pk=scan.pk).exists()
+
+
+# --- orphans -------------------------------------------------------------------------------
+
+
+def test_orphan_files_older_than_the_grace_period_are_removed(analysed, private_root):
+    scan = analysed()
+    kept = set(paths(scan, private_root))
+    orphan = private_root / "results" / str(scan.owner_id) / "dead-worker-heatmap.png"
+    fresh = private_root / "scans" / str(scan.owner_id) / "upload-in-progress.png"
+    outside = private_root / "notes.txt"  # not a folder brainscan writes scans to
+    for path in (orphan, fresh, outside):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(png_bytes())
+    two_hours_ago = timezone.now().timestamp() - 7200
+    for path in (*kept, orphan, outside):
+        os.utime(path, (two_hours_ago, two_hours_ago))
+
+    assert services.purge_orphan_files() == 1
+
+    assert not orphan.exists()
+    assert all_files(private_root) == kept | {fresh, outside}
+
+
+def test_purgeimages_command_can_sweep_orphans(analysed, private_root, settings):
+    settings.SCAN_RETENTION_DAYS = 0
+    scan = analysed()
+    orphan = private_root / "results" / str(scan.owner_id) / "orphan.png"
+    orphan.write_bytes(png_bytes())
+    os.utime(orphan, (0, 0))
+    out = StringIO()
+
+    call_command("purgeimages", "--orphans", stdout=out)
+
+    assert "Removed 1 orphan file(s)." in out.getvalue()
+    assert not orphan.exists()
+    assert all(p.is_file() for p in paths(scan, private_root))
