@@ -104,6 +104,8 @@ def test_multi_frame_upload_analyses_every_frame_in_one_batch(
     assert len({s.batch for s in scans}) == 1
     assert response["Location"] == reverse("predictions:batch", args=[scans[0].batch])
     assert fake_engine.calls == 3
+    detail = clinician_client.get(reverse("predictions:detail", args=[scans[1].pk]))
+    assert "frame 2 of 3" in detail.content.decode()
 
 
 def test_the_upload_page_endpoint_takes_every_frame_and_refuses_ct(
@@ -180,6 +182,7 @@ def test_no_identifying_value_reaches_the_database_files_logs_or_pages(
     for page in pages:
         assert_no_markers("a page or the CSV export", page)
     assert b"DICOM" in pages[0]  # the pages did render the scans
+    assert b"Fake 1.5T" in pages[0]  # with the allow-listed technical tags
     assert len(pages[-1].splitlines()) == 1 + Scan.objects.count()  # header + one row each
 
 
