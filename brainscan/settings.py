@@ -165,7 +165,21 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30
 # Redis redelivers an unacknowledged message after this; it must exceed the longest task.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT * 3}
+# The socket timeouts and the short publish retry bound how long an upload waits for a broker
+# that is down or hung (about 10 s at worst): its rows stay PENDING and the recovery sweep
+# queues them once Redis is back (predictions.services.enqueue_predictions).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_TASK_TIME_LIMIT * 3,
+    "socket_connect_timeout": 2,
+    "socket_timeout": 5,
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 0.5,
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Periodic work, run by `celery -A brainscan beat` (one beat process per deployment).
@@ -214,6 +228,15 @@ PREDICTION_STALE_AFTER_SECONDS = env_int(
     "PREDICTION_STALE_AFTER_SECONDS", CELERY_TASK_TIME_LIMIT * 2
 )
 PREDICTION_MAX_ATTEMPTS = env_int("PREDICTION_MAX_ATTEMPTS", 5)
+# The recovery sweep (beat, and every worker at start): how often beat sends it, and how old a
+# PENDING row must be before the sweep takes its message for lost (a younger one is most
+# likely still waiting in the queue; sending it again is harmless but wasted work).
+PREDICTION_SWEEP_SECONDS = env_int("PREDICTION_SWEEP_SECONDS", 60)
+PREDICTION_REQUEUE_PENDING_AFTER_SECONDS = env_int("PREDICTION_REQUEUE_PENDING_AFTER_SECONDS", 120)
+CELERY_BEAT_SCHEDULE["requeue-stuck-predictions"] = {
+    "task": "predictions.tasks.requeue_stuck_predictions",
+    "schedule": float(PREDICTION_SWEEP_SECONDS),
+}
 
 # --- E-mail ----------------------------------------------------------------------------------
 EMAIL_BACKEND = os.getenv("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

@@ -67,8 +67,7 @@ def submit_scans(
             predictions = [
                 _create_scan(owner, upload, batch, case_reference, written) for upload in uploads
             ]
-            for prediction in predictions:
-                transaction.on_commit(partial(enqueue_prediction, prediction.pk))
+            transaction.on_commit(partial(enqueue_predictions, [p.pk for p in predictions]))
     except BaseException:
         for name in written:
             private_storage.delete(name)
@@ -114,6 +113,18 @@ def enqueue_prediction(prediction_id: int) -> bool:
     return True
 
 
+def enqueue_predictions(prediction_ids: list[int]) -> int:
+    """Send the tasks in order; stop at the first broker failure and return how many were sent.
+
+    Each failed send waits out the broker timeouts, so an upload of a hundred files while Redis
+    hangs would otherwise wait a hundred times; the rest stay PENDING for the recovery sweep.
+    """
+    for sent, prediction_id in enumerate(prediction_ids):
+        if not enqueue_prediction(prediction_id):
+            return sent
+    return len(prediction_ids)
+
+
 def requeue_stuck_predictions(*, pending_after: timedelta | None = None) -> int:
     """Queue again every prediction whose message may have been lost.
 
@@ -122,15 +133,15 @@ def requeue_stuck_predictions(*, pending_after: timedelta | None = None) -> int:
     sent again. `Prediction.claim` makes any duplicate delivery harmless.
     """
     now = timezone.now()
-    pending_after = pending_after if pending_after is not None else timedelta(minutes=2)
+    if pending_after is None:
+        pending_after = timedelta(seconds=settings.PREDICTION_REQUEUE_PENDING_AFTER_SECONDS)
     stale = timedelta(seconds=settings.PREDICTION_STALE_AFTER_SECONDS)
     stuck = Prediction.objects.filter(
         Q(status=Prediction.Status.PENDING, created_at__lte=now - pending_after)
         | Q(status=Prediction.Status.RUNNING, started_at__lt=now - stale)
     ).values_list("pk", flat=True)
     ids = list(stuck)
-    for prediction_id in ids:
-        enqueue_prediction(prediction_id)
+    sent = enqueue_predictions(ids)
     if ids:
-        logger.info("recovery sweep queued %d prediction(s) again", len(ids))
-    return len(ids)
+        logger.info("recovery sweep queued %d of %d stuck prediction(s) again", sent, len(ids))
+    return sent

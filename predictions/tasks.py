@@ -12,7 +12,7 @@ from celery import Task, shared_task
 from celery.signals import worker_ready
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import DatabaseError
+from django.db import DatabaseError, close_old_connections
 
 from predictions.models import Prediction
 from predictions.storage import private_storage
@@ -80,11 +80,20 @@ def _retry_or_fail(task: Task, prediction: Prediction, exc: Exception) -> None:
 
 
 def _safely(action, *args) -> None:  # type: ignore[no-untyped-def]
-    """Run a bookkeeping write that may itself hit the failing database; the sweep recovers."""
-    try:
-        action(*args)
-    except DatabaseError:
-        logger.warning("could not record the outcome yet; the recovery sweep will retry")
+    """Run a bookkeeping write that may itself hit the failing database; the sweep recovers.
+
+    A dropped connection stays broken until the task ends (Django reconnects only between
+    tasks), so the write is tried once more on a fresh connection. Without that, `release`
+    fails, the row stays RUNNING and the retry cannot claim it until it goes stale.
+    """
+    for attempt in range(2):
+        try:
+            action(*args)
+            return
+        except DatabaseError:
+            if attempt == 0:
+                close_old_connections()  # closes the broken one; the next query reconnects
+    logger.warning("could not record the outcome yet; the recovery sweep will retry")
 
 
 def _store(prediction: Prediction, analysis: Analysis) -> None:

@@ -1,0 +1,165 @@
+"""The real stack on loopback: gunicorn, `celery worker`/`celery beat` processes, and an HTTP
+client that signs in and uploads the way a clinician's browser does.
+
+Shared by the load benchmark (bench/load.py) and the fault tests (tests/integration). Every
+address is 127.0.0.1; every process is started here and stopped by its own process group.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Service:
+    """One OS process in its own session; stop() is SIGTERM then SIGKILL after a grace period."""
+
+    def __init__(self, command: list[str], env: dict[str, str], log_path: Path) -> None:
+        self.log_path = log_path
+        self.log = log_path.open("ab")
+        self.process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def wait_for_log(self, marker: str, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"process exited early:\n{self.log_text()[-3000:]}")
+            if marker in self.log_text():
+                return
+            time.sleep(0.3)
+        raise TimeoutError(f"{marker!r} not logged after {timeout}s:\n{self.log_text()[-3000:]}")
+
+    def stop(self, grace: float = 30) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=30)
+        self.log.close()
+
+
+class WebServer(Service):
+    """gunicorn serving brainscan on 127.0.0.1:<port>, as behind the production proxy."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, *, workers: int = 2) -> None:
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        command = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "brainscan.wsgi:application",
+            f"--bind=127.0.0.1:{self.port}",
+            f"--workers={workers}",
+            "--threads=4",
+            "--timeout=60",
+            "--access-logfile=-",
+        ]
+        super().__init__(command, env, log_path)
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited early:\n{self.log_text()[-3000:]}")
+            try:
+                with clinician_client(self.base_url) as client:
+                    if client.get("/accounts/login/").status_code == 200:
+                        return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.3)
+        raise TimeoutError(f"gunicorn not ready after {timeout}s:\n{self.log_text()[-3000:]}")
+
+
+def beat_process(env: dict[str, str], log_path: Path) -> Service:
+    """`celery beat`: sends the periodic recovery sweep (and the other scheduled tasks)."""
+    schedule = log_path.with_suffix(".schedule")
+    command = [sys.executable, "-m", "celery", "-A", "brainscan", "beat", "--loglevel=INFO"]
+    service = Service([*command, f"--schedule={schedule}"], env, log_path)
+    service.wait_for_log("beat: Starting", timeout=60)
+    return service
+
+
+class _ProxyCookiePolicy(DefaultCookiePolicy):
+    """Keep Secure cookies for loopback HTTP: this client plays the TLS proxy too.
+
+    The flag is dropped as a cookie is stored, because httpx copies the jar (and loses any
+    policy) each time it sends.
+    """
+
+    def set_ok(self, cookie, request) -> bool:  # type: ignore[no-untyped-def]
+        cookie.secure = False
+        return super().set_ok(cookie, request)
+
+
+def clinician_client(base_url: str, timeout: float = 60) -> httpx.Client:
+    """An HTTP client that looks like a browser behind the production TLS proxy."""
+    origin = "https://" + base_url.split("://", 1)[1]
+    return httpx.Client(
+        base_url=base_url,
+        timeout=timeout,
+        cookies=CookieJar(policy=_ProxyCookiePolicy()),
+        headers={"X-Forwarded-Proto": "https", "Origin": origin, "Referer": origin + "/"},
+    )
+
+
+def csrf_token(client: httpx.Client, path: str) -> str:
+    page = client.get(path)
+    page.raise_for_status()
+    match = CSRF_INPUT.search(page.text)
+    if match is None:
+        raise RuntimeError(f"no CSRF token on {path}")
+    return match.group(1)
+
+
+def sign_in(client: httpx.Client, email: str, password: str) -> None:
+    token = csrf_token(client, "/accounts/login/")
+    response = client.post(
+        "/accounts/login/",
+        data={"login": email, "password": password, "csrfmiddlewaretoken": token},
+    )
+    if response.status_code != 302:
+        raise RuntimeError(f"sign-in failed for {email}: HTTP {response.status_code}")
+
+
+def upload(
+    client: httpx.Client, files: list[tuple[str, bytes]], *, token: str | None = None
+) -> httpx.Response:
+    """POST the upload form as the browser does without JavaScript (all files in one request)."""
+    token = token or csrf_token(client, "/scans/upload/")
+    return client.post(
+        "/scans/upload/",
+        data={"csrfmiddlewaretoken": token, "case_reference": ""},
+        files=[("images", (name, data, "application/octet-stream")) for name, data in files],
+    )

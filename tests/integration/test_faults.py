@@ -1,0 +1,279 @@
+"""Nothing uploaded is lost, duplicated or stuck, whatever fails.
+
+Real `celery worker` (and `celery beat`, gunicorn) processes on MySQL/MariaDB + Redis, with
+faults injected from the test: SIGKILL of a worker mid-analysis, a Redis restart that loses
+every queued message, Redis down or hung during uploads, the worker's database connection
+killed mid-task, and a scan that kills its worker process every time it is analysed.
+
+The slow scan is real, not a test switch in the code: a 3000x3000 slice takes the tiny model
+seconds to analyse (Grad-CAM overlay at full size), a window wide enough to strike in.
+Redis faults go through a loopback proxy (tests/integration/outage.py), so the shared Redis
+server is never stopped; its "restart" empties only this run's database number.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import cv2
+import psutil
+import pytest
+import redis
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.tests.factories import PASSWORD
+from bench.stack import WebServer, beat_process, clinician_client, sign_in
+from bench.stack import upload as http_upload
+from predictions.models import Prediction, Scan
+from tests.integration.conftest import wait_for
+from tests.integration.outage import RedisOutage
+
+pytestmark = pytest.mark.integration
+
+STALE = 3  # seconds before a RUNNING row counts as abandoned by its worker
+SWEEP = 2  # seconds between recovery sweeps sent by beat
+Status = Prediction.Status
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> Path:
+    from ml.testing import write_tiny_artifacts
+
+    return write_tiny_artifacts(tmp_path_factory.mktemp("model"))
+
+
+@pytest.fixture
+def outage(services_available) -> RedisOutage:
+    proxy = RedisOutage(settings.REDIS_URL)
+    proxy.restore()
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture
+def start_beat(worker_env, tmp_path):
+    started = []
+
+    def start(**extra_env: str):
+        env = dict(worker_env, PREDICTION_SWEEP_SECONDS=str(SWEEP), **extra_env)
+        started.append(beat_process(env, tmp_path / f"beat-{len(started)}.log"))
+        return started[-1]
+
+    yield start
+    for service in started:
+        service.stop()
+
+
+def slow_slice(seed: int = 7) -> bytes:
+    """A 3000x3000 MRI-like slice: valid, accepted by the gate, and seconds to analyse."""
+    from ml.testing import mri_like
+
+    big = cv2.resize(mri_like(512, seed), (3000, 3000), interpolation=cv2.INTER_LINEAR)
+    return cv2.imencode(".png", big)[1].tobytes()
+
+
+def small_slices(count: int) -> list[tuple[str, bytes]]:
+    from ml.testing import mri_like_png
+
+    return [(f"slice-{seed}.png", mri_like_png(96, seed)) for seed in range(count)]
+
+
+def upload(client, *files: tuple[str, bytes]) -> list[Prediction]:
+    before = set(Scan.objects.values_list("pk", flat=True))
+    response = client.post(
+        reverse("predictions:upload"),
+        {"images": [SimpleUploadedFile(name, data) for name, data in files]},
+    )
+    assert response.status_code == 302, response.content[:500]
+    return [s.prediction for s in Scan.objects.exclude(pk__in=before).order_by("id")]
+
+
+def fresh(prediction: Prediction) -> Prediction:
+    return Prediction.objects.get(pk=prediction.pk)
+
+
+def all_finished(predictions: list[Prediction]) -> bool:
+    return all(fresh(p).status in Prediction.FINISHED for p in predictions)
+
+
+def is_analysing(prediction: Prediction, worker) -> bool:
+    """Claimed, and the worker has its model loaded: the slow part has begun."""
+    return fresh(prediction).status == Status.RUNNING and "loaded model" in worker.log_text()
+
+
+def assert_each_done_once(predictions: list[Prediction], private_root: Path) -> None:
+    """Every scan DONE, none left running, and exactly its own two result files on disk."""
+    rows = [fresh(p) for p in predictions]
+    assert [r.status for r in rows] == [Status.DONE] * len(rows), [r.error for r in rows]
+    referenced = {name for r in rows for name in (r.heatmap.name, r.overlay.name)}
+    on_disk = {
+        str(path.relative_to(private_root)) for path in (private_root / "results").rglob("*.png")
+    }
+    assert len(referenced) == 2 * len(rows)
+    assert on_disk == referenced  # no duplicate result and no orphan file
+    assert not Prediction.objects.filter(status=Status.RUNNING).exists()
+
+
+def wait_until_stale(prediction: Prediction) -> None:
+    started = fresh(prediction).started_at
+    assert started is not None
+    delay = STALE + 0.5 - (timezone.now() - started).total_seconds()
+    if delay > 0:
+        time.sleep(delay)
+
+
+def test_worker_killed_mid_analysis_then_a_new_worker_finishes_every_scan_once(
+    clinician_client, flush_queue, start_worker, tiny_model, private_root
+):
+    env = {"PREDICTION_STALE_AFTER_SECONDS": str(STALE)}
+    first = start_worker(model_path=tiny_model, name="doomed", **env)
+    slow, *others = upload(clinician_client, ("big.png", slow_slice()), *small_slices(3))
+
+    wait_for(lambda: is_analysing(slow, first), timeout=60, interval=0.05)
+    first.kill()  # SIGKILL, as the OOM killer would: no chance to clean up or requeue
+
+    assert fresh(slow).status == Status.RUNNING  # orphaned: nobody works on it any more
+    wait_until_stale(slow)
+    start_worker(model_path=tiny_model, name="successor", **env)  # its start-up sweep
+    wait_for(lambda: all_finished([slow, *others]), timeout=60)
+
+    assert_each_done_once([slow, *others], private_root)
+    assert fresh(slow).attempts == 2
+    assert [fresh(p).attempts for p in others] == [1, 1, 1]
+
+
+def test_queue_lost_while_no_worker_runs_is_rebuilt_by_the_next_worker(
+    clinician_client, flush_queue, start_worker, tiny_model, private_root
+):
+    predictions = upload(clinician_client, *small_slices(3))
+    broker = redis.Redis.from_url(settings.REDIS_URL)
+    assert broker.llen("celery") == 3
+    broker.flushdb()  # Redis restarted with nothing on disk: the messages are gone
+
+    start_worker(model_path=tiny_model, PREDICTION_REQUEUE_PENDING_AFTER_SECONDS="0")
+    wait_for(lambda: all_finished(predictions), timeout=60)
+
+    assert_each_done_once(predictions, private_root)
+    assert [fresh(p).attempts for p in predictions] == [1, 1, 1]
+
+
+def test_redis_restart_while_scans_are_queued_loses_nothing(
+    clinician_client, flush_queue, start_worker, start_beat, outage, tiny_model, private_root
+):
+    env = {"REDIS_URL": outage.url, "PREDICTION_REQUEUE_PENDING_AFTER_SECONDS": "1"}
+    worker = start_worker(model_path=tiny_model, PREDICTION_STALE_AFTER_SECONDS="60", **env)
+    start_beat(**env)
+    slow, *queued = upload(clinician_client, ("big.png", slow_slice()), *small_slices(3))
+    wait_for(lambda: is_analysing(slow, worker), timeout=60, interval=0.05)
+
+    outage.restart_losing_data()  # the three queued messages vanish with it
+
+    assert redis.Redis.from_url(settings.REDIS_URL).llen("celery") == 0
+    wait_for(lambda: all_finished([slow, *queued]), timeout=60)
+    assert_each_done_once([slow, *queued], private_root)
+    assert [fresh(p).attempts for p in [slow, *queued]] == [1, 1, 1, 1]
+
+
+@pytest.fixture
+def web(worker_env, outage, tmp_path):
+    server = WebServer(dict(worker_env, REDIS_URL=outage.url), tmp_path / "web.log", workers=1)
+    server.wait_ready()
+    yield server
+    server.stop()
+
+
+def test_uploads_while_redis_is_down_or_hung_are_accepted_then_processed(
+    clinician, flush_queue, start_worker, start_beat, outage, web, tiny_model, private_root
+):
+    env = {"REDIS_URL": outage.url, "PREDICTION_REQUEUE_PENDING_AFTER_SECONDS": "1"}
+    start_worker(model_path=tiny_model, **env)
+    start_beat(**env)
+    client = clinician_client(web.base_url)
+    sign_in(client, clinician.email, PASSWORD)
+    slices = small_slices(4)
+
+    outage.cut()  # Redis down: connection refused
+    started = time.monotonic()
+    down = http_upload(client, slices[:3])
+    refused_seconds = time.monotonic() - started
+    outage.hang()  # Redis up but answering nothing
+    started = time.monotonic()
+    hung = http_upload(client, slices[3:])
+    hung_seconds = time.monotonic() - started
+
+    assert (down.status_code, hung.status_code) == (302, 302)
+    assert refused_seconds < 10  # bounded by the broker timeouts, not hanging
+    assert hung_seconds < 20
+    predictions = [scan.prediction for scan in Scan.objects.order_by("id")]
+    assert [fresh(p).status for p in predictions] == [Status.PENDING] * 4
+    outage.restore()
+    wait_for(lambda: all_finished(predictions), timeout=60)
+    assert_each_done_once(predictions, private_root)
+
+
+def kill_worker_connections() -> int:
+    """KILL the worker's MySQL connections (this test's own connection is spared)."""
+    db = connection.settings_dict
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM information_schema.processlist "
+            "WHERE user = %s AND db = %s AND id <> CONNECTION_ID()",
+            [db["USER"], db["NAME"]],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+        for connection_id in ids:
+            cursor.execute(f"KILL {int(connection_id)}")
+    return len(ids)
+
+
+def test_database_connection_dropped_mid_task_is_retried_and_stored_once(
+    clinician_client, flush_queue, start_worker, tiny_model, private_root
+):
+    # A long stale limit: only the task's own retry can finish the scan, not a sweep.
+    worker = start_worker(model_path=tiny_model, PREDICTION_STALE_AFTER_SECONDS="600")
+    (slow,) = upload(clinician_client, ("big.png", slow_slice()))
+    wait_for(lambda: is_analysing(slow, worker), timeout=60, interval=0.05)
+
+    assert kill_worker_connections() >= 1
+
+    wait_for(lambda: all_finished([slow]), timeout=60)
+    assert_each_done_once([slow], private_root)
+    assert fresh(slow).attempts == 2
+    assert "transient OperationalError, retrying" in worker.log_text()
+
+
+def test_poison_scan_fails_after_the_attempt_cap_without_blocking_the_queue(
+    clinician_client, flush_queue, start_worker, start_beat, tiny_model, private_root
+):
+    env = {
+        "PREDICTION_STALE_AFTER_SECONDS": str(STALE),
+        "PREDICTION_MAX_ATTEMPTS": "3",
+        "PREDICTION_REQUEUE_PENDING_AFTER_SECONDS": "30",
+    }
+    worker = start_worker(model_path=tiny_model, **env)
+    start_beat(**env)
+    poison, *behind = upload(clinician_client, ("poison.png", slow_slice()), *small_slices(3))
+
+    deadline = time.monotonic() + 60
+    killed = 0
+    while fresh(poison).status not in Prediction.FINISHED and time.monotonic() < deadline:
+        if fresh(poison).status == Status.RUNNING and fresh(poison).attempts > killed:
+            # Each analysis of this scan kills the process running it (as the OOM killer
+            # would); the worker's main process survives and starts a new child.
+            for child in psutil.Process(worker.process.pid).children():
+                child.kill()
+            killed = fresh(poison).attempts
+        time.sleep(0.05)
+
+    poison = fresh(poison)
+    assert poison.status == Status.FAILED
+    assert poison.error == "Analysis stopped after 3 attempts that did not finish."
+    assert killed == 3
+    wait_for(lambda: all_finished(behind), timeout=30)
+    assert [fresh(p).status for p in behind] == [Status.DONE] * 3
+    assert worker.process.poll() is None  # the worker itself is still serving
