@@ -1,43 +1,52 @@
 """Input gate: refuse what is not a brain MRI slice before the classifier says "glioma".
 
 A classifier always answers with one of its four classes, even for a photo of a cat. The
-gate runs two kinds of checks and rejects on the first failure:
+gate runs three kinds of checks, cheapest first, and rejects on the first failure:
 
-1. cheap image checks on the decoded picture (too small, odd aspect ratio, colour,
-   blank, bright background); their limits sit well outside what the 7,023 images of the
-   brain-tumor-mri data set show (see the constants below);
-2. a feature-space distance: the Mahalanobis distance of the image's pooled "last_conv"
-   features to the nearest class mean of the training MRIs (tied covariance, Ledoit-Wolf
-   shrinkage, as Lee et al. 2018). The limit is a high quantile of the distances of
-   held-out validation MRIs, stored with the class means in a small .npz next to the model.
+1. plain image checks (too small, far from square, in colour, blank, bright background),
+   with limits well outside what the 7,023 images of the brain-tumor-mri data set show;
+2. image statistics (ml/imagestats.py: head shape, background, histogram, edges):
+   distance to the nearest training slice, after scaling each statistic by its spread.
+   It does not depend on the model, and it runs before the model does;
+3. model features: Mahalanobis distance of the pooled "last_conv" features to the nearest
+   class mean of the training slices (tied covariance with Ledoit-Wolf shrinkage, as in
+   Lee et al. 2018): what the model itself has seen.
 
-Every check gives a score `value / limit`, so 1.0 is the border and the gate score is the
-worst check's score: <= 1 accepted, > 1 rejected. `python -m ml.gate fit` recomputes the
-statistics for a model; `python -m ml.gate evaluate` measures the gate (ml/gate_eval.py).
+The limits of 2 and 3 are a high quantile of the distances of held-out validation slices
+(never the training slices: those sit closer to themselves than new scans do). They are
+stored with the reference data in gate.npz next to the model, which `python -m ml.gate fit`
+writes; `python -m ml.gate evaluate` measures the whole gate (both in ml/gate_eval.py).
+
+Every check scores `value / limit`, so the gate score is the worst check's score:
+<= 1 accepted, > 1 rejected.
 """
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 from PIL import Image
 
+from ml.imagestats import image_statistics
+
 REASON_PREFIX = "This does not look like a brain MRI slice: "
 
-# Limits of the cheap checks. Measured on all 7,023 data-set images: smallest side 150 px,
-# largest aspect ratio 1.79, colourfulness <= 25.6 (Hasler-Suesstrunk; 0 for grayscale),
-# gray-level standard deviation >= 20.8, mean of the 8 % image border <= 150.
+# Limits of the plain checks. Measured on all 7,023 data-set images: smallest side 150 px,
+# largest aspect ratio 1.79, at most 5.1 % coloured pixels (a tinted JPEG; 99.5 % have
+# none), gray-level standard deviation >= 20.8, mean of the 8 % image border <= 150.
 MIN_SIDE = 64
 MAX_ASPECT = 2.5
-MAX_COLOURFULNESS = 40.0
+MAX_COLOURED_SHARE = 0.10
+COLOURED_CHROMA = 20.0  # a pixel this far from gray is coloured, not JPEG chroma noise
 MIN_STD = 8.0
 MAX_BORDER_MEAN = 180.0
 SCORE_CAP = 100.0  # keeps the score finite (JSON, database) for blank images
 PREVIEW_SIDE = 256  # colour is judged on a small preview: cheap, and enough to see hue
+MIN_STAT_SCALE = 0.02  # floor for a statistic's spread, so a near-constant one cannot dominate
 
 
 @dataclass(frozen=True)
@@ -54,14 +63,12 @@ def _verdict(score: float, reason: str) -> Verdict:
     return Verdict(False, score, REASON_PREFIX + reason)
 
 
-def colourfulness(rgb: np.ndarray) -> float:
-    """Hasler & Suesstrunk (2003) colourfulness: 0 for gray, ~15 faint tint, > 45 photos."""
+def coloured_share(rgb: np.ndarray) -> float:
+    """Share of pixels whose chroma (distance from gray in the red-green / yellow-blue
+    opponent plane of Hasler & Suesstrunk) exceeds COLOURED_CHROMA."""
     r, g, b = (rgb[..., i].astype(np.float32) for i in range(3))
-    rg = r - g
-    yb = 0.5 * (r + g) - b
-    spread = np.hypot(rg.std(), yb.std())
-    offset = np.hypot(rg.mean(), yb.mean())
-    return float(spread + 0.3 * offset)
+    chroma = np.hypot(r - g, 0.5 * (r + g) - b)
+    return float((chroma > COLOURED_CHROMA).mean())
 
 
 def colour_preview(data: bytes) -> np.ndarray | None:
@@ -91,8 +98,8 @@ def shrink_preview(rgb: np.ndarray) -> np.ndarray:
     return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
 
 
-def check_image(gray: np.ndarray, colour: np.ndarray | None = None) -> Verdict:
-    """Cheap checks on the decoded slice (and its colour preview, if there was colour)."""
+def plain_checks(gray: np.ndarray, colour: np.ndarray | None = None) -> Verdict:
+    """Checks 1: the decoded slice and, if the original had colour, its colour preview."""
     height, width = gray.shape
     if min(height, width) < MIN_SIDE:
         reason = f"the image is too small ({width}x{height} pixels, at least {MIN_SIDE} needed)."
@@ -100,7 +107,7 @@ def check_image(gray: np.ndarray, colour: np.ndarray | None = None) -> Verdict:
     checks = [
         (max(height, width) / min(height, width) / MAX_ASPECT, "its shape is far from square."),
         (
-            0.0 if colour is None else colourfulness(colour) / MAX_COLOURFULNESS,
+            0.0 if colour is None else coloured_share(colour) / MAX_COLOURED_SHARE,
             "it is in colour; MRI slices are grayscale.",
         ),
         (MIN_STD / max(float(gray.std()), 1e-3), "it is blank or almost uniform."),
@@ -119,41 +126,52 @@ def _border_mean(gray: np.ndarray) -> float:
 
 
 @dataclass(frozen=True)
-class GateStats:
-    """Training-MRI feature distribution for the Mahalanobis check."""
+class StatisticsCheck:
+    """Check 2: nearest-neighbour distance in scaled image-statistics space."""
 
-    class_means: np.ndarray  # (n_classes, d), of transformed features
+    centre: np.ndarray  # (d,) mean of the training statistics
+    scale: np.ndarray  # (d,) their standard deviation, floored at MIN_STAT_SCALE
+    reference: np.ndarray  # (n, d) scaled statistics of the training slices
+    threshold: float
+
+    def distance(self, statistics: np.ndarray) -> float:
+        scaled = (statistics - self.centre) / self.scale
+        return float(np.sqrt(((self.reference - scaled) ** 2).sum(axis=1).min()))
+
+    @classmethod
+    def fit(cls, training: np.ndarray, calibration: np.ndarray, quantile: float):
+        centre = training.mean(axis=0)
+        scale = np.maximum(training.std(axis=0), MIN_STAT_SCALE)
+        partial = cls(centre, scale, ((training - centre) / scale).astype(np.float32), np.inf)
+        return replace(partial, threshold=_quantile(partial, calibration, quantile))
+
+
+@dataclass(frozen=True)
+class FeatureCheck:
+    """Check 3: Mahalanobis distance of model features to the nearest class mean."""
+
+    class_means: np.ndarray  # (k, d), of transformed features
     precision: np.ndarray  # (d, d), inverse of the shrunk tied covariance
-    threshold: float  # distance above which an image is rejected
-    quantile: float  # the validation quantile the threshold came from
-    model_sha256: str  # the model these statistics belong to
+    threshold: float
 
     def distance(self, features: np.ndarray) -> float:
-        """Mahalanobis distance of one feature vector to the nearest class mean."""
         diffs = transform(features)[np.newaxis, :] - self.class_means
         squared = np.einsum("kd,de,ke->k", diffs, self.precision, diffs)
         return float(np.sqrt(max(float(squared.min()), 0.0)))
 
-    def save(self, path: str | Path) -> None:
-        np.savez(
-            path,
-            class_means=self.class_means,
-            precision=self.precision,
-            threshold=self.threshold,
-            quantile=self.quantile,
-            model_sha256=self.model_sha256,
-        )
-
     @classmethod
-    def load(cls, path: str | Path) -> GateStats:
-        with np.load(path, allow_pickle=False) as data:
-            return cls(
-                class_means=data["class_means"].astype(np.float64),
-                precision=data["precision"].astype(np.float64),
-                threshold=float(data["threshold"]),
-                quantile=float(data["quantile"]),
-                model_sha256=str(data["model_sha256"]),
-            )
+    def fit(
+        cls, training: np.ndarray, labels: np.ndarray, calibration: np.ndarray, quantile: float
+    ):
+        from sklearn.covariance import LedoitWolf  # fitting only; serving needs no sklearn
+
+        x = transform(training)
+        classes = np.unique(labels)
+        means = np.stack([x[labels == c].mean(axis=0) for c in classes])
+        centred = x - means[np.searchsorted(classes, labels)]
+        precision = LedoitWolf(assume_centered=True).fit(centred).precision_
+        partial = cls(means, precision, np.inf)
+        return replace(partial, threshold=_quantile(partial, calibration, quantile))
 
 
 def transform(features: np.ndarray) -> np.ndarray:
@@ -162,44 +180,68 @@ def transform(features: np.ndarray) -> np.ndarray:
     return np.sqrt(np.maximum(np.asarray(features, dtype=np.float64), 0.0))
 
 
-def fit_stats(
-    features: np.ndarray,
-    labels: np.ndarray,
-    calibration: np.ndarray,
-    *,
-    quantile: float,
-    model_sha256: str,
-) -> GateStats:
-    """Fit class means + shrunk tied covariance on `features`; set the threshold at the
-    `quantile` of the `calibration` (held-out MRI) distances.
+def _quantile(check, calibration: np.ndarray, quantile: float) -> float:
+    return float(np.quantile([check.distance(row) for row in calibration], quantile))
 
-    Calibrating on held-out images matters: training images sit closer to their own
-    means than new scans do, so a threshold taken from them rejects too many real MRIs.
-    """
-    from sklearn.covariance import LedoitWolf  # fitting only; serving needs no sklearn
 
-    x = transform(features)
-    classes = np.unique(labels)
-    means = np.stack([x[labels == c].mean(axis=0) for c in classes])
-    centred = x - means[np.searchsorted(classes, labels)]
-    precision = LedoitWolf(assume_centered=True).fit(centred).precision_
-    partial = GateStats(means, precision, np.inf, quantile, model_sha256)
-    distances = np.array([partial.distance(f) for f in calibration])
-    threshold = float(np.quantile(distances, quantile))
-    return GateStats(means, precision, threshold, quantile, model_sha256)
+@dataclass(frozen=True)
+class GateStats:
+    """Everything checks 2 and 3 need, for one model; saved as one .npz."""
+
+    statistics: StatisticsCheck
+    features: FeatureCheck
+    quantile: float  # of validation distances, where both limits were set
+    model_sha256: str  # the model these statistics belong to
+
+    def save(self, path: str | Path) -> None:
+        arrays = {f"statistics_{k}": v for k, v in vars(self.statistics).items()}
+        arrays |= {f"features_{k}": v for k, v in vars(self.features).items()}
+        np.savez(path, quantile=self.quantile, model_sha256=self.model_sha256, **arrays)
+
+    @classmethod
+    def load(cls, path: str | Path) -> GateStats:
+        with np.load(path, allow_pickle=False) as data:
+            return cls(
+                statistics=StatisticsCheck(**_fields(data, "statistics_", StatisticsCheck)),
+                features=FeatureCheck(**_fields(data, "features_", FeatureCheck)),
+                quantile=float(data["quantile"]),
+                model_sha256=str(data["model_sha256"]),
+            )
+
+
+def _fields(data, prefix: str, kind) -> dict:
+    values = {name: data[prefix + name] for name in kind.__dataclass_fields__}
+    values["threshold"] = float(values["threshold"])
+    return values
 
 
 class Gate:
-    """The whole gate for one model: cheap checks, then the feature distance."""
+    """The whole gate for one model."""
 
     def __init__(self, stats: GateStats) -> None:
         self.stats = stats
 
-    check_image = staticmethod(check_image)
+    def check_image(self, gray: np.ndarray, colour: np.ndarray | None = None) -> Verdict:
+        """Checks 1 and 2: everything that needs no model."""
+        verdict = plain_checks(gray, colour)
+        if not verdict.accepted:
+            return verdict
+        distance = self.stats.statistics.distance(image_statistics(gray))
+        layout = _verdict(
+            distance / self.stats.statistics.threshold,
+            "its layout (head shape, background, gray levels, edges) is unlike an MRI slice.",
+        )
+        return worse(verdict, layout)
 
     def check_features(self, features: np.ndarray) -> Verdict:
-        score = self.stats.distance(features) / self.stats.threshold
+        """Check 3, on the pooled last-conv features of the model's forward pass."""
+        score = self.stats.features.distance(features) / self.stats.features.threshold
         return _verdict(score, "its content is unlike the brain MRI slices the model knows.")
+
+
+def worse(first: Verdict, second: Verdict) -> Verdict:
+    """The verdict with the higher score: a rejection always wins over an acceptance."""
+    return second if second.score > first.score else first
 
 
 if __name__ == "__main__":

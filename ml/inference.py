@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from ml.card import ModelCard, calibrated_probabilities, load_card, risk_level, sha256_file
-from ml.gate import Gate, GateStats, Verdict, colour_preview, shrink_preview
+from ml.gate import Gate, GateStats, Verdict, colour_preview, shrink_preview, worse
 from ml.imageio import UnreadableImage, decode_image, to_grayscale
 from ml.overlay import heatmap_png, mass_inside, overlay_png, to_slice
 from ml.preprocess import brain_mask, prepare
@@ -251,7 +251,7 @@ class Engine:
         clock.lap("preprocess")
         feature_map, logits, pooled = self.served.forward(prepared.tensor[np.newaxis])
         clock.lap("model")
-        verdict = _worse(verdict, self.gate.check_features(pooled))
+        verdict = worse(verdict, self.gate.check_features(pooled))
         clock.lap("gate")
         if not verdict.accepted:
             return self._result(verdict, gray, clock)
@@ -342,10 +342,6 @@ def _from_array(array: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
 def slice_features(served: ServedModel, gray: np.ndarray, input_size: int) -> np.ndarray:
     """Pooled last-conv features of one grayscale slice, exactly as `analyze` computes them."""
     return served.forward(prepare(gray, input_size).tensor[np.newaxis])[2]
-
-
-def _worse(first: Verdict, second: Verdict) -> Verdict:
-    return second if second.score > first.score else first
 
 
 def _read_gate_stats(path: Path, model_sha256: str) -> GateStats:

@@ -88,8 +88,7 @@ def write_tiny_artifacts(directory: Path, *, input_size: int = 32, seed: int = 0
     so those pass and blank, colour, document or noise images are refused.
     """
     from ml.card import sha256_file
-    from ml.gate import fit_stats
-    from ml.inference import GATE_FILE, configure_threads, load_verified, slice_features
+    from ml.inference import GATE_FILE, configure_threads, load_verified
 
     configure_threads()  # before the first TensorFlow op, or TensorFlow picks its own
     directory = Path(directory)
@@ -99,22 +98,36 @@ def write_tiny_artifacts(directory: Path, *, input_size: int = 32, seed: int = 0
     card = _tiny_card(model_path, input_size, seed, sha256_file(model_path))
     (directory / "model_card.json").write_text(json.dumps(card, indent=2), encoding="utf-8")
     served, _ = load_verified(model_path)
+    _tiny_gate(served, input_size, card["sha256"]).save(directory / GATE_FILE)
+    return model_path
 
-    def features(seeds: range) -> np.ndarray:
-        images = (mri_like(_tiny_size(s), s) for s in seeds)
+
+def _tiny_gate(served, input_size: int, sha256: str):
+    """Gate statistics from MRI-like images: fit on one seed range, limit from another."""
+    from ml.gate import FeatureCheck, GateStats, StatisticsCheck
+    from ml.imagestats import image_statistics
+    from ml.inference import slice_features
+
+    fit = [mri_like(_tiny_size(s), s) for s in TINY_FIT_SEEDS]
+    held_out = [mri_like(_tiny_size(s), s) for s in TINY_CALIBRATION_SEEDS]
+
+    def features(images: list[np.ndarray]) -> np.ndarray:
         return np.stack([slice_features(served, image, input_size) for image in images])
 
-    fit = features(TINY_FIT_SEEDS)
-    stats = fit_stats(
-        fit,
-        np.zeros(len(fit), int),  # synthetic images have no classes: one Gaussian
-        features(TINY_CALIBRATION_SEEDS),
+    def statistics(images: list[np.ndarray]) -> np.ndarray:
+        return np.stack([image_statistics(image) for image in images])
+
+    # Synthetic slices have no classes: one Gaussian. 64 held-out images are few, so
+    # the limits are their maximum plus a margin, not a quantile.
+    labels = np.zeros(len(fit), int)
+    feature_check = FeatureCheck.fit(features(fit), labels, features(held_out), 1.0)
+    statistics_check = StatisticsCheck.fit(statistics(fit), statistics(held_out), 1.0)
+    return GateStats(
+        statistics=replace(statistics_check, threshold=statistics_check.threshold * TINY_MARGIN),
+        features=replace(feature_check, threshold=feature_check.threshold * TINY_MARGIN),
         quantile=1.0,
-        model_sha256=card["sha256"],
+        model_sha256=sha256,
     )
-    # 64 calibration images are few; a 25 % margin keeps unseen MRI-like seeds inside.
-    replace(stats, threshold=stats.threshold * TINY_MARGIN).save(directory / GATE_FILE)
-    return model_path
 
 
 def _tiny_size(seed: int) -> int:
