@@ -58,12 +58,12 @@ def _timed(fn, items) -> list[float]:
     return times
 
 
-def worker(model: Path, data: Path, n: int, threads: int) -> dict:
-    """One process, one thread setting: everything measured on the same n slices."""
+def worker(model: Path, data: Path, n: int, threads: int, precision: str = "float32") -> dict:
+    """One process, one setting: everything measured on the same n slices."""
     from ml.inference import Engine
 
     start = time.perf_counter()
-    engine = Engine.load(model, threads=threads)
+    engine = Engine.load(model, threads=threads, bfloat16=precision == "bfloat16")
     load_s = time.perf_counter() - start
     blobs = [path.read_bytes() for path in pick_slices(data, n)]
     for blob in blobs[:WARMUP]:
@@ -73,6 +73,7 @@ def worker(model: Path, data: Path, n: int, threads: int) -> dict:
     rss_serving = _peak_rss_mb()
     return {
         "threads": threads,
+        "precision": precision,
         "n": n,
         "load_s": round(load_s, 2),
         "accepted": sum(a.accepted for a in explained),
@@ -84,6 +85,7 @@ def worker(model: Path, data: Path, n: int, threads: int) -> dict:
         "peak_rss_mb_serving": rss_serving,
         "model_call": _model_call_comparison(engine, blobs),
         "peak_rss_mb_end": _peak_rss_mb(),
+        "probabilities": [list(a.probabilities.values()) for a in plain],
     }
 
 
@@ -106,21 +108,46 @@ def _model_call_comparison(engine, blobs: list[bytes]) -> dict:
     }
 
 
-def run(model: Path, data: Path, n: int, thread_counts: list[int]) -> dict:
-    """Each thread count in its own fresh process; returns everything for the report."""
+def run(model: Path, data: Path, n: int, thread_counts: list[int], precisions: list[str]) -> dict:
+    """Each setting in its own fresh process; returns everything for the report."""
     runs = []
-    for threads in thread_counts:
-        command = [sys.executable, "-m", "ml.bench", "--worker", "--threads", str(threads)]
-        command += ["--model", str(model), "--data", str(data), "--n", str(n)]
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-        done = subprocess.run(command, capture_output=True, text=True, env=env, check=True)  # noqa: S603
-        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    for precision in precisions:
+        for threads in thread_counts:
+            command = [sys.executable, "-m", "ml.bench", "--worker", "--threads", str(threads)]
+            command += ["--precision", precision, "--model", str(model), "--data", str(data)]
+            env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+            done = subprocess.run(  # noqa: S603 - our own module, our own arguments
+                [*command, "--n", str(n)], capture_output=True, text=True, env=env, check=True
+            )
+            runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    agreement = _agreement(runs)
+    for r in runs:
+        del r["probabilities"]  # thousands of numbers; the agreement summary keeps their gist
     card = json.loads((model.parent / "model_card.json").read_text(encoding="utf-8"))
     return {
         "model": {k: card.get(k) for k in ("version", "architecture", "input_size", "parameters")},
         "machine": {"cpu_count": os.cpu_count(), "processor": platform.processor()},
         "training_running": _training_running(),
         "runs": runs,
+        "bfloat16_vs_float32": agreement,
+    }
+
+
+def _agreement(runs: list[dict]) -> dict | None:
+    """How far bfloat16 probabilities are from float32 ones on the same accepted slices."""
+    by_precision = {r["precision"]: r["probabilities"] for r in runs}
+    if {"float32", "bfloat16"} - set(by_precision):
+        return None
+    pairs = [
+        (exact, fast)
+        for exact, fast in zip(by_precision["float32"], by_precision["bfloat16"], strict=True)
+        if exact and fast  # [] = rejected by the gate
+    ]
+    exact, fast = (np.array(side) for side in zip(*pairs, strict=True))
+    return {
+        "slices": len(pairs),
+        "max_abs_probability_difference": round(float(np.abs(exact - fast).max()), 5),
+        "same_label": round(float((exact.argmax(1) == fast.argmax(1)).mean()), 4),
     }
 
 
@@ -136,14 +163,14 @@ def markdown(result: dict) -> str:
         f"Model `{model['version']}` ({model['architecture']}, {model['input_size']} px, "
         f"{model['parameters']} parameters), {result['runs'][0]['n']} official test slices.",
         "",
-        "| threads | load s | analyze p50 / p95 ms | + Grad-CAM p50 / p95 ms | model call p50 ms "
-        "| `model.predict` p50 ms | speed-up | peak RSS MB |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| precision | threads | load s | analyze p50 / p95 ms | + Grad-CAM p50 / p95 ms "
+        "| model call p50 ms | `model.predict` p50 ms | speed-up | peak RSS MB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in result["runs"]:
         call = r["model_call"]
         lines.append(
-            f"| {r['threads']} | {r['load_s']} | {r['analyze_ms']['p50']} / {r['analyze_ms']['p95']} "
+            f"| {r['precision']} | {r['threads']} | {r['load_s']} | {r['analyze_ms']['p50']} / {r['analyze_ms']['p95']} "
             f"| {r['analyze_gradcam_ms']['p50']} / {r['analyze_gradcam_ms']['p95']} "
             f"| {call['compiled_ms']['p50']} | {call['model_predict_ms']['p50']} "
             f"| {call['speedup_p50']}x | {r['peak_rss_mb_serving']} |"
@@ -153,6 +180,11 @@ def markdown(result: dict) -> str:
         "",
         f"Stage medians with Grad-CAM, {result['runs'][0]['threads']} thread(s), ms: {stages}.",
     ]
+    if result.get("bfloat16_vs_float32"):
+        lines += [
+            "",
+            f"bfloat16 against float32 on the same slices: {result['bfloat16_vs_float32']}.",
+        ]
     if result["training_running"]:
         lines += ["", "**Warning: a training run was active; these numbers are pessimistic.**"]
     return "\n".join(lines) + "\n"
@@ -164,13 +196,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--n", type=int, default=200, help="test slices per measurement")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument(
+        "--precision", nargs="+", choices=("float32", "bfloat16"), default=["float32", "bfloat16"]
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        print(json.dumps(worker(args.model, args.data, args.n, args.threads[0])))
+        print(json.dumps(worker(args.model, args.data, args.n, args.threads[0], args.precision[0])))
         return
-    result = run(args.model, args.data, args.n, args.threads)
+    result = run(args.model, args.data, args.n, args.threads, args.precision)
     table = markdown(result)
     print(table)
     args.out.parent.mkdir(parents=True, exist_ok=True)

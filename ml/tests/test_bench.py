@@ -27,7 +27,7 @@ def test_worker_measures_every_figure_on_the_given_slices(tmp_path):
             "runs": [result],
         }
     )
-    assert table.count("\n| 1 |") == 1
+    assert table.count("\n| float32 | 1 |") == 1
 
 
 def test_slices_are_spread_over_the_sorted_test_files(tmp_path):
@@ -38,3 +38,18 @@ def test_slices_are_spread_over_the_sorted_test_files(tmp_path):
     picked = pick_slices(tmp_path, 3)
 
     assert [p.parent.name for p in picked] == ["a", "c", "e"]
+
+
+def test_agreement_compares_only_slices_both_precisions_accepted():
+    from ml.bench import _agreement
+
+    runs = [
+        {"precision": "float32", "probabilities": [[0.9, 0.1], [], [0.4, 0.6]]},
+        {"precision": "bfloat16", "probabilities": [[0.88, 0.12], [0.5, 0.5], [0.6, 0.4]]},
+    ]
+
+    assert _agreement(runs) == {
+        "slices": 2,
+        "max_abs_probability_difference": 0.2,
+        "same_label": 0.5,
+    }

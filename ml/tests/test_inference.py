@@ -157,3 +157,18 @@ def test_importing_the_module_does_not_load_tensorflow():
     code = "import sys, ml.inference; sys.exit('tensorflow' in sys.modules)"
 
     assert subprocess.run([sys.executable, "-c", code], check=False, timeout=60).returncode == 0
+
+
+def test_bfloat16_is_a_graph_optimizer_switch_that_defaults_to_off(monkeypatch):
+    import tensorflow as tf
+
+    from ml.inference import BFLOAT16_ENV, configure_bfloat16
+
+    monkeypatch.setenv(BFLOAT16_ENV, "1")
+    assert configure_bfloat16() is True
+    assert tf.config.optimizer.get_experimental_options()["auto_mixed_precision_onednn_bfloat16"]
+    monkeypatch.delenv(BFLOAT16_ENV)
+    assert configure_bfloat16() is False
+    assert not tf.config.optimizer.get_experimental_options()[
+        "auto_mixed_precision_onednn_bfloat16"
+    ]
