@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.signals import clinician_approved
 
 CLINICIANS = "clinicians"
 REVIEWERS = "reviewers"
@@ -50,6 +51,7 @@ def approve_clinician(user: User) -> bool:
     if user.approved_at is None:
         user.approved_at = timezone.now()
         user.save(update_fields=["approved_at"])
+    clinician_approved.send(sender=User, user=user)
     return True
 
 

@@ -36,8 +36,11 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "rest_framework",
     "accounts",
     "predictions",
+    "api",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -47,9 +50,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "audit.middleware.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "accounts.middleware.RequireReviewerMFAMiddleware",
 ]
 
 ROOT_URLCONF = "brainscan.urls"
@@ -150,6 +155,17 @@ ACCOUNT_RATE_LIMITS = {
 }
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = SITE_NAME
+# Reviewers see every clinician's scans: with True they must set up TOTP before anything else.
+REQUIRE_MFA_FOR_REVIEWERS = env_bool("REQUIRE_MFA_FOR_REVIEWERS", default=False)
+# Proxies in front of the app that append to X-Forwarded-For (nginx: 1); 0 trusts REMOTE_ADDR.
+# The audit log records the client address this gives.
+NUM_PROXIES = env_int("NUM_PROXIES", 0)
+
+# --- REST API (api/) -----------------------------------------------------------------------
+# Requests per API token, as DRF writes rates: "120/min", "2000/hour", "10/s".
+API_RATE_LIMIT = os.getenv("API_RATE_LIMIT", "120/min")
+# `POST /api/analyze?wait=N` holds a web worker for up to min(N, this) seconds (N <= 30).
+API_MAX_WAIT_SECONDS = env_int("API_MAX_WAIT_SECONDS", 30)
 
 # --- Celery --------------------------------------------------------------------------------
 # No broker configured: tasks run in-process (eagerly), so the embedded default needs nothing.

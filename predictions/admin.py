@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
+from predictions.admin_review import ReviewAdmin
 from predictions.models import Prediction, Scan
 
 
@@ -30,9 +31,15 @@ class PredictionInline(admin.StackedInline):
         "model_version",
         "model_sha256",
         "timings",
+        "review_verdict",  # verdicts are recorded in the review admin, which stamps who and when
+        "review_label",
+        "review_note",
         "reviewed_by",
         "reviewed_at",
     )
+
+
+admin.site.register(Prediction, ReviewAdmin)
 
 
 @admin.register(Scan)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from predictions import views, views_privacy, views_workspace
+from predictions import views, views_privacy, views_review, views_workspace
 
 app_name = "predictions"
 urlpatterns = [
@@ -11,6 +11,9 @@ urlpatterns = [
     path("upload/file.json", views_workspace.upload_file, name="upload-file"),
     path("export.csv", views_workspace.export_csv, name="export"),
     path("model/", views_workspace.model_card, name="model-card"),
+    path("model-in-use/", views_review.model_in_use, name="model-in-use"),
+    path("model-in-use/reviewed.csv", views_review.reviewed_csv, name="reviewed-csv"),
+    path("all-history.csv", views_review.all_history_csv, name="all-history-csv"),
     path("batch/<uuid:batch>/", views.batch, name="batch"),
     path("batch/<uuid:batch>/status.json", views.batch_status, name="batch-status"),
     path("<int:scan_id>/", views.detail, name="detail"),
