@@ -110,11 +110,16 @@ def plain_checks(gray: np.ndarray, colour: np.ndarray | None = None) -> Verdict:
             0.0 if colour is None else coloured_share(colour) / MAX_COLOURED_SHARE,
             "it is in colour; MRI slices are grayscale.",
         ),
-        (MIN_STD / max(float(gray.std()), 1e-3), "it is blank or almost uniform."),
+        (MIN_STD / max(_std(gray), 1e-3), "it is blank or almost uniform."),
         (_border_mean(gray) / MAX_BORDER_MEAN, "its background is bright, not dark."),
     ]
     score, reason = max(checks, key=lambda check: check[0])
     return _verdict(score, reason)
+
+
+def _std(gray: np.ndarray) -> float:
+    """Gray-level standard deviation; OpenCV's avoids numpy's float64 copy of the image."""
+    return float(cv2.meanStdDev(gray)[1][0, 0])
 
 
 def _border_mean(gray: np.ndarray) -> float:

@@ -13,7 +13,7 @@ from ml.preprocess import BBox
 EPSILON = 1e-7
 COLORMAP = cv2.COLORMAP_JET
 MAX_ALPHA = 0.5  # the hottest pixel is half heatmap, half slice: anatomy stays readable
-PNG_COMPRESSION = 3  # zlib level: 1-3 are several times faster than 9 for ~10 % more bytes
+PNG_COMPRESSION = 1  # zlib level 1: ~2x faster than the default 3 for ~20 % more bytes
 
 
 def to_slice(heatmap: np.ndarray, bbox: BBox, shape: tuple[int, int]) -> np.ndarray:
@@ -54,11 +54,10 @@ def overlay_png(gray: np.ndarray, heatmap: np.ndarray) -> bytes:
     """
     if gray.shape != heatmap.shape:
         raise ValueError(f"slice {gray.shape} and heatmap {heatmap.shape} differ in size")
-    colour = cv2.applyColorMap(_to_uint8(heatmap), COLORMAP).astype(np.float32)
-    base = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR).astype(np.float32)
-    alpha = (MAX_ALPHA * np.clip(heatmap, 0.0, 1.0))[..., np.newaxis]
-    blended = base * (1.0 - alpha) + colour * alpha
-    return _encode_png(np.clip(np.rint(blended), 0, 255).astype(np.uint8))
+    colour = cv2.applyColorMap(_to_uint8(heatmap), COLORMAP)
+    base = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
+    alpha = (MAX_ALPHA * np.clip(heatmap, 0.0, 1.0)).astype(np.float32)
+    return _encode_png(cv2.blendLinear(base, colour, 1.0 - alpha, alpha))
 
 
 def _to_uint8(heatmap: np.ndarray) -> np.ndarray:
