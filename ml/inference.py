@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -86,14 +87,16 @@ def configure_threads(threads: int | None = None) -> int:
 
     A worker analyses one scan at a time, so one op at a time (inter-op 1) and `threads`
     threads inside each convolution. Default: env BRAINSCAN_TF_THREADS, else 1, so N
-    worker processes on N cores do not fight over them. TensorFlow fixes the pools when
-    it first runs an op; later calls can only log that the request came too late.
+    worker processes on N cores do not fight over them. OpenCV (decode, crop, overlay)
+    gets the same count instead of its default of one thread per core. TensorFlow fixes
+    its pools when it first runs an op; later calls can only log that they came too late.
     """
     import tensorflow as tf
 
     wanted = threads if threads is not None else int(os.environ.get(THREADS_ENV, "1"))
     if wanted < 1:
         raise ValueError(f"thread count must be >= 1, got {wanted}")
+    cv2.setNumThreads(wanted)
     try:
         tf.config.threading.set_intra_op_parallelism_threads(wanted)
         tf.config.threading.set_inter_op_parallelism_threads(1)
