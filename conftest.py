@@ -95,3 +95,25 @@ def fake_engine(monkeypatch) -> FakeEngine:
     engine = FakeEngine()
     monkeypatch.setattr("predictions.tasks._engine", lambda: engine)
     return engine
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(
+    django_db_modify_db_settings_parallel_suffix: None,
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Put the SQLite test database in a file when the session has browser tests.
+
+    An in-memory SQLite database is one connection, which Django shares between the live
+    server's request threads and the test thread; concurrent requests then interleave their
+    transactions on it. A file gives every thread its own connection.
+    """
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    browser = any(item.get_closest_marker("browser") for item in request.session.items)
+    if browser and database["ENGINE"].endswith("sqlite3"):
+        database.setdefault("TEST", {})["NAME"] = str(
+            tmp_path_factory.mktemp("db") / "test.sqlite3"
+        )

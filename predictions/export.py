@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import tzinfo
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -48,7 +48,7 @@ FIELDS = (
     "prediction__review_label",
 )
 # A spreadsheet runs a cell that starts with one of these as a formula (CWE-1236).
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_START = "=+-@\t\r"
 
 
 class _Echo:
@@ -68,9 +68,10 @@ def csv_response(scans: QuerySet[Scan], filename: str) -> StreamingHttpResponse:
 def csv_lines(scans: QuerySet[Scan], chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
     """The header, then one UTF-8 block of lines per page of rows."""
     writer = csv.writer(_Echo())
+    zone = timezone.get_current_timezone()  # once: per-row lookups cost a third of the time
     yield writer.writerow(HEADER).encode("utf-8")
     for page in _pages(scans, chunk_size):
-        yield "".join(writer.writerow(_csv_row(row)) for row in page).encode("utf-8")
+        yield "".join(writer.writerow(_csv_row(row, zone)) for row in page).encode("utf-8")
 
 
 def _pages(scans: QuerySet[Scan], chunk_size: int) -> Iterator[list[tuple[Any, ...]]]:
@@ -85,14 +86,14 @@ def _pages(scans: QuerySet[Scan], chunk_size: int) -> Iterator[list[tuple[Any, .
         page = list(ordered.filter(older)[:chunk_size])
 
 
-def _csv_row(row: tuple[Any, ...]) -> list[str]:
+def _csv_row(row: tuple[Any, ...], zone: tzinfo) -> list[str]:
     (pk, uploaded_at, case, status, label, probabilities, tumour, risk, version, verdict, fix) = row
     probabilities = probabilities or {}
     reviewed_label = label if verdict == Prediction.Verdict.AGREE else fix
     cells = [
         str(pk),
         case,
-        _iso(uploaded_at),
+        uploaded_at.astimezone(zone).isoformat(timespec="seconds"),
         status or "",
         label or "",
         *[_number(probabilities.get(name)) for name in CLASSES],
@@ -107,11 +108,7 @@ def _csv_row(row: tuple[Any, ...]) -> list[str]:
 
 def neutralise(cell: str) -> str:
     """Prefix an apostrophe so a spreadsheet shows the text instead of running a formula."""
-    return "'" + cell if cell.startswith(FORMULA_START) else cell
-
-
-def _iso(moment: datetime) -> str:
-    return timezone.localtime(moment).isoformat(timespec="seconds")
+    return "'" + cell if cell and cell[0] in FORMULA_START else cell
 
 
 def _number(value: object) -> str:

@@ -121,4 +121,4 @@ def _percent(value: float | None) -> str:
     if value is None:
         return "?"
     text = f"{value * 100:.1f}".rstrip("0").rstrip(".")
-    return f"{text} %"
+    return f"{text}\N{NO-BREAK SPACE}%"

@@ -44,7 +44,6 @@ def result_context(scan: Scan) -> dict[str, Any]:
         "card_mismatch": _card_mismatch(prediction, card),
         "gate_verdict": gate_verdict(prediction),
         "timings": timing_rows(prediction.timings),
-        "browser_image": scan.content_type in BROWSER_IMAGE_TYPES,
     }
 
 

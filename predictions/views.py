@@ -6,7 +6,6 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db.models.fields.files import FieldFile
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -15,7 +14,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.http import AuthenticatedRequest
 from predictions import services
-from predictions.filters import HistoryFilterForm, history_counts
+from predictions.filters import HistoryFilterForm, history_counts, history_page
 from predictions.forms import ScanUploadForm
 from predictions.models import Prediction, Scan
 from predictions.results import result_context
@@ -41,15 +40,11 @@ def clinician_required(view: View) -> View:
 def dashboard(request: AuthenticatedRequest) -> HttpResponse:
     form = HistoryFilterForm(request.GET)
     scans = form.apply(services.scans_for_user(request.user).filter(owner=request.user))
-    page = Paginator(scans, PAGE_SIZE).get_page(request.GET.get("page"))
+    counts = history_counts(scans)
+    page = history_page(scans, request.GET.get("page"), counts["total"], PAGE_SIZE)
     filters = request.GET.copy()
     filters.pop("page", None)
-    context = {
-        "page": page,
-        "form": form,
-        "counts": history_counts(scans),
-        "filters": filters.urlencode(),
-    }
+    context = {"page": page, "form": form, "counts": counts, "filters": filters.urlencode()}
     return render(request, "predictions/dashboard.html", context)
 
 

@@ -49,6 +49,7 @@ def no_card(settings, tmp_path: Path) -> None:
 
 
 def page(client, scan) -> str:
+    """The page's HTML with runs of white space (no-break spaces too) as one space."""
     response = client.get(reverse("predictions:detail", args=[scan.pk]))
     assert response.status_code == 200
     return re.sub(r"\s+", " ", response.content.decode())

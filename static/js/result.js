@@ -25,7 +25,7 @@
     if (value > 0) lastOpacity = value;
     layer.style.opacity = String(value / 100);
     slider.value = String(value);
-    output.textContent = value + " %";
+    output.textContent = value + "\u00a0%";
     toggle.setAttribute("aria-pressed", value === 0 ? "true" : "false");
     toggle.textContent = value === 0 ? "Show heatmap" : "Hide heatmap";
   }

@@ -51,6 +51,12 @@
       dropzone.classList.remove("dragging");
     });
   });
+  // A file dropped next to the zone must not make the browser leave the page to open it.
+  ["dragover", "drop"].forEach(function (name) {
+    window.addEventListener(name, function (event) {
+      if (!dropzone.contains(event.target)) event.preventDefault();
+    });
+  });
   dropzone.addEventListener("drop", function (event) {
     event.preventDefault();
     if (event.dataTransfer && event.dataTransfer.files) addFiles(event.dataTransfer.files);
@@ -99,12 +105,16 @@
     li.querySelector(".file-meta").textContent = sizeText(file.size) + " · " + kindOf(file);
     li.querySelector(".file-progress").setAttribute("aria-label", "Upload of " + file.name);
     var img = li.querySelector("img");
-    if (PREVIEWABLE.indexOf((file.type || "").toLowerCase()) >= 0) {
-      item.url = URL.createObjectURL(file);
-      img.src = item.url;
-    } else {
+    var noPreview = function () {
       img.remove();
       li.querySelector(".thumb-kind").textContent = kindOf(file);
+    };
+    if (PREVIEWABLE.indexOf((file.type || "").toLowerCase()) >= 0) {
+      item.url = URL.createObjectURL(file);
+      img.addEventListener("error", noPreview); // named like an image, but it is not one
+      img.src = item.url;
+    } else {
+      noPreview();
     }
     li.querySelector(".remove-file").addEventListener("click", function () {
       removeItem(item);
@@ -179,7 +189,7 @@
       if (!event.lengthComputable) return;
       var percent = Math.round((event.loaded / event.total) * 100);
       bar.value = percent;
-      item.li.querySelector(".file-state").textContent = "Uploading… " + percent + " %";
+      item.li.querySelector(".file-state").textContent = "Uploading… " + percent + "\u00a0%";
     });
     xhr.addEventListener("load", function () {
       var reply = parseJson(xhr);

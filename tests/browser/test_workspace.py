@@ -1,0 +1,302 @@
+"""The clinician workspace in a real browser: headless Chromium against a live server.
+
+sign up -> approved by an admin in the admin site -> sign in -> upload three images at once
+-> the batch page updates by itself -> a result with its heatmap -> the photo is rejected ->
+filter the history -> export it as CSV -> sign out. Screenshots of each page, at desktop and
+phone widths, go to test-artifacts/screenshots/.
+
+Run: .venv/bin/pytest -m browser tests/browser   (needs /usr/bin/chromium)
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from skimage import data as skimage_data
+from skimage.filters import gaussian
+
+from accounts.models import User
+from ml.overlay import heatmap_png, overlay_png
+from predictions.models import Prediction, Scan
+from predictions.tasks import run_prediction
+from predictions.tests.fakes import REJECTED, FakeAnalysis
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DESKTOP = {"width": 1440, "height": 900}
+PHONE = {"width": 375, "height": 812}
+PASSWORD = "a-long-test-passphrase-42"
+CLINICIAN = "dr.jones@example.org"
+ADMIN = "admin@example.org"
+
+
+class FakeColourAwareEngine:
+    """A FAKE engine for this test, not a model: it rejects colourful images (a photo) and
+    calls greyscale slices glioma (256 px and larger) or no tumour (smaller), with a blob
+    heatmap. The real model in a browser is a separate, later check."""
+
+    version = "fake-browser-1"
+    sha256 = "f" * 64
+
+    def analyze(self, image: bytes, *, explain: bool = True) -> FakeAnalysis:
+        rgb = np.asarray(Image.open(io.BytesIO(image)).convert("RGB"), dtype=np.float32)
+        colourfulness = np.abs(np.diff(rgb, axis=2)).mean()
+        if colourfulness > 8:
+            return dataclasses.replace(REJECTED, model_version=self.version, gate_score=4.2)
+        gray = rgb.mean(axis=2).astype(np.uint8)
+        height, width = gray.shape
+        yy, xx = np.mgrid[:height, :width]
+        heat = np.exp(-(((xx - 0.62 * width) ** 2 + (yy - 0.4 * height) ** 2) / (0.02 * width**2)))
+        glioma = width >= 256
+        probabilities = (
+            {"glioma": 0.86, "meningioma": 0.08, "notumor": 0.03, "pituitary": 0.03}
+            if glioma
+            else {"glioma": 0.02, "meningioma": 0.03, "notumor": 0.93, "pituitary": 0.02}
+        )
+        label = max(probabilities, key=probabilities.__getitem__)
+        return FakeAnalysis(
+            label=label,
+            probabilities=probabilities,
+            confidence=probabilities[label],
+            tumour_probability=round(1 - probabilities["notumor"], 4),
+            risk="high" if glioma else "low",
+            gate_score=0.35,
+            heatmap_png=heatmap_png(heat),
+            overlay_png=overlay_png(gray, heat),
+            heatmap_inside_brain=0.93,
+            width=width,
+            height=height,
+            timings_ms={"decode": 2.1, "gate": 4.0, "model": 38.0, "gradcam": 21.5, "total": 70.2},
+            model_version=self.version,
+            model_sha256=self.sha256,
+        )
+
+
+def synthetic_slice(size: int, seed: int) -> np.ndarray:
+    """A greyscale image shaped like an axial MRI slice: skull ring, brain, ventricles."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:size, :size] / size
+    r = ((xx - 0.5) / 0.38) ** 2 + ((yy - 0.5) / 0.45) ** 2
+    image = np.where(r < 1.0, 0.85, 0.0) * (r > 0.86)  # skull
+    brain = gaussian(rng.normal(0.45, 0.25, (size, size)), sigma=size / 60) * (r < 0.86)
+    image = image + brain
+    ventricles = (((xx - 0.46) / 0.05) ** 2 + ((yy - 0.5) / 0.12) ** 2 < 1) | (
+        ((xx - 0.54) / 0.05) ** 2 + ((yy - 0.5) / 0.12) ** 2 < 1
+    )
+    image[ventricles] = 0.12
+    return (np.clip(image, 0, 1) * 255).astype(np.uint8)
+
+
+@pytest.fixture
+def images(tmp_path: Path) -> list[Path]:
+    paths = [tmp_path / "slice-a.png", tmp_path / "slice-b.jpg", tmp_path / "holiday.jpg"]
+    Image.fromarray(synthetic_slice(320, seed=1)).save(paths[0])
+    Image.fromarray(synthetic_slice(224, seed=2)).save(paths[1], quality=92)
+    Image.fromarray(skimage_data.astronaut()).save(paths[2], quality=90)
+    return paths
+
+
+@pytest.fixture
+def queue(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Stand in for the broker: the test plays the worker, so the page has time to show
+    "Queued" before the results arrive. The engine is the fake above."""
+    sent: list[int] = []
+    monkeypatch.setattr("predictions.services.enqueue_prediction", sent.append)
+    engine = FakeColourAwareEngine()
+    monkeypatch.setattr("predictions.tasks._engine", lambda: engine)
+    return sent
+
+
+@pytest.fixture
+def model_card(settings, tmp_path: Path) -> None:
+    """A model card for the fake engine's version, so the result page can explain its risk."""
+    settings.MODEL_PATH = tmp_path / "artifacts" / "brainscan.keras"
+    settings.MODEL_PATH.parent.mkdir()
+    card = {
+        "version": FakeColourAwareEngine.version,
+        "architecture": "fake (browser test)",
+        "risk_thresholds": {"medium": 0.08, "high": 0.55},
+        "operating_point": {
+            "at_medium": {"threshold": 0.08, "sensitivity": 0.99, "specificity": 0.8}
+        },
+    }
+    (settings.MODEL_PATH.parent / "model_card.json").write_text(json.dumps(card))
+
+
+@pytest.fixture
+def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
+    # here between browser steps are still plain synchronous code.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def shoot(page: Page, name: str) -> None:
+    """Full-page screenshots at desktop and phone width."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.evaluate("document.activeElement && document.activeElement.blur()")  # no focus ring
+    for label, size in (("1440", DESKTOP), ("375", PHONE)):
+        page.set_viewport_size(size)
+        page.wait_for_timeout(150)  # let the layout settle after the resize
+        page.screenshot(path=SCREENSHOTS / f"{name}-{label}.png", full_page=True)
+    page.set_viewport_size(DESKTOP)
+
+
+def wait_for(condition, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met in time")
+        time.sleep(0.1)
+
+
+def sign_in(page: Page, url: str, email: str) -> None:
+    page.goto(f"{url}/accounts/login/")
+    page.fill("#id_login", email)
+    page.fill("#id_password", PASSWORD)
+    page.click("main form button[type=submit]")
+
+
+def test_clinician_workspace_end_to_end(live_server, browser, queue, images, model_card):
+    url = live_server.url
+    User.objects.create_superuser(ADMIN, PASSWORD)
+    context = browser.new_context(viewport=DESKTOP, accept_downloads=True)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+
+    # Sign up: the account exists but may not upload until an administrator approves it.
+    page.goto(f"{url}/accounts/signup/")
+    page.fill("#id_email", CLINICIAN)
+    page.fill("#id_password1", PASSWORD)
+    page.fill("#id_password2", PASSWORD)
+    page.click("main form button[type=submit]")
+    expect(page.get_by_role("heading", name="Your account is waiting for approval")).to_be_visible()
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(f"{url}/accounts/login/")
+
+    # An administrator approves the account with the admin action.
+    admin = browser.new_context(viewport=DESKTOP).new_page()
+    sign_in(admin, url, ADMIN)  # the site's sign-in page also opens the admin to staff
+    admin.goto(f"{url}/admin/accounts/user/?q=dr.jones")
+    clinician = User.objects.get(email=CLINICIAN)
+    admin.check(f"input[name=_selected_action][value='{clinician.pk}']")
+    admin.select_option("select[name=action]", "approve_as_clinicians")
+    admin.click("button[name=index]")
+    expect(admin.locator(".messagelist")).to_contain_text("1 account(s) approved as clinicians.")
+    admin.context.close()
+
+    # Sign in and upload three images at once: two slices and a photo.
+    sign_in(page, url, CLINICIAN)
+    expect(page.get_by_role("heading", name="Your scans")).to_be_visible()
+    page.get_by_role("link", name="Upload", exact=True).click()
+    page.set_input_files("#id_images", [str(p) for p in images])
+    expect(page.locator(".file-item")).to_have_count(3)
+    expect(page.locator(".file-item .thumb img")).to_have_count(3)
+    expect(page.locator("#file-summary")).to_have_text("3 files selected.")
+    page.fill("#id_case_reference", "case-e2e")
+    shoot(page, "upload")
+    page.get_by_role("button", name="Upload and analyse 3 slices").click()
+
+    # The batch page lists the three as queued, then updates by itself as the worker runs.
+    expect(page.get_by_role("heading", name="Analysis of 3 slices")).to_be_visible()
+    expect(page.locator("#batch-table .status-pending")).to_have_count(3)
+    page.evaluate("window.__sameDocument = true")
+    wait_for(lambda: len(queue) == 3)
+    for prediction_id in queue:
+        run_prediction(prediction_id)
+    expect(page.locator("#batch-summary")).to_have_text(
+        "3 of 3 analysed · 1 not accepted as brain MRI. All done."
+    )
+    expect(page.locator("#batch-table .status-done")).to_have_count(2)
+    expect(page.locator("#batch-table .status-rejected")).to_have_text("Rejected")
+    assert page.evaluate("window.__sameDocument") is True  # updated without a reload
+    shoot(page, "batch")
+
+    # A result: the slice and its heatmap side by side, probabilities, risk, disclaimer.
+    glioma = Scan.objects.get(prediction__label="glioma")
+    photo = Scan.objects.get(prediction__status=Prediction.Status.REJECTED)
+    page.get_by_role("link", name=f"Scan {glioma.pk}", exact=True).click()
+    expect(page.get_by_text("Most likely class: Glioma")).to_be_visible()
+    overlay = page.locator("#overlay-layer")
+    expect(overlay).to_be_visible()
+    assert overlay.evaluate("img => img.complete && img.naturalWidth") == 320
+    page.fill("#overlay-opacity", "40")
+    expect(page.locator("#opacity-value")).to_have_text("40 %")
+    assert overlay.evaluate("img => img.style.opacity") == "0.4"
+    expect(page.locator(".risk-badge")).to_have_text("High risk")
+    expect(page.locator(".bar")).to_have_count(4)
+    expect(page.get_by_text("Decision support, not a diagnosis.").first).to_be_visible()
+    expect(page.locator(".operating-point")).to_contain_text(re.compile(r"high from 55\s%"))
+    page.fill("#overlay-opacity", "100")
+    shoot(page, "result")
+    page.emulate_media(media="print")
+    page.set_viewport_size({"width": 718, "height": 1032})  # A4 less 12 mm margins, 96 dpi
+    page.screenshot(path=SCREENSHOTS / "report-print.png", full_page=True)
+    page.emulate_media(media="null")  # stop emulating, so the PDF below uses print CSS
+    page.set_viewport_size(DESKTOP)
+    report = page.pdf(prefer_css_page_size=True, print_background=True)  # as "Print report"
+    assert len(re.findall(rb"/Type\s*/Page[^s]", report)) == 1  # one page
+    page.get_by_role("link", name="fake-browser-1").click()
+    expect(page.get_by_role("heading", name="Model card · fake-browser-1")).to_be_visible()
+
+    # The photo was refused by the input check, with the reason.
+    page.goto(f"{url}/scans/{photo.pk}/")
+    expect(
+        page.get_by_role("heading", name="Not analysed: not recognised as a brain MRI slice")
+    ).to_be_visible()
+
+    # The history: counts on top, then filter by predicted class.
+    page.get_by_role("link", name="History").click()
+    expect(page.locator("#count-total")).to_have_text("3")
+    expect(page.locator("[data-count=label-glioma]")).to_have_text("1")
+    expect(page.locator("[data-count=risk-low]")).to_have_text("1")
+    shoot(page, "dashboard")
+    page.locator(".filters summary").click()
+    page.select_option("#id_label", "glioma")
+    page.get_by_role("button", name="Apply filters").click()
+    expect(page.locator(".history-table tbody tr")).to_have_count(1)
+    expect(page.locator("#count-total")).to_have_text("1")
+
+    # The export holds exactly the filtered rows.
+    with page.expect_download() as download:
+        page.locator("#export-link").click()
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text("utf-8"))))
+    assert [(r["id"], r["case_reference"], r["status"], r["label"], r["risk"]) for r in rows] == [
+        (str(glioma.pk), "case-e2e", "done", "glioma", "high")
+    ]
+    assert rows[0]["p_glioma"] == "0.860000"
+    assert rows[0]["model_version"] == "fake-browser-1"
+
+    # Sign out: the history is closed again.
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(f"{url}/accounts/login/")
+    page.goto(f"{url}/scans/")
+    expect(page).to_have_url(f"{url}/accounts/login/?next=/scans/")
+    context.close()
