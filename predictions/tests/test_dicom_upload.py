@@ -9,9 +9,11 @@ import uuid
 import numpy as np
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from django.urls import reverse
 from pydicom.uid import MPEG4HP41
 
+from accounts.models import User
 from predictions.models import Prediction, Scan
 from predictions.tests.dicom_files import (
     IDENTIFYING,
@@ -152,7 +154,12 @@ def test_frames_count_towards_the_slices_per_upload_cap(clinician_client, fake_e
 
 
 def test_no_identifying_value_reaches_the_database_files_logs_or_pages(
-    clinician_client, fake_engine, private_root, debug_logs, django_capture_on_commit_callbacks
+    clinician_client,
+    reviewer_client,
+    fake_engine,
+    private_root,
+    debug_logs,
+    django_capture_on_commit_callbacks,
 ):
     data = build_dicom(np.stack([gradient(), gradient()[::-1]]), frames=2)
     assert len(found_markers(data)) == len(MARKERS)  # the search can find what it looks for
@@ -169,7 +176,16 @@ def test_no_identifying_value_reaches_the_database_files_logs_or_pages(
         for scan in Scan.objects.all()
     ]
     pages.append(clinician_client.get(reverse("predictions:dashboard")).content)
-    pages.append(b"".join(clinician_client.get(reverse("predictions:export")).streaming_content))
+    admin_client = Client()
+    admin_client.force_login(User.objects.create_superuser("root@example.org", "long-passphrase-1"))
+    exports = {
+        name: b"".join(client.get(reverse(f"predictions:{name}")).streaming_content)
+        for client, name in [
+            (clinician_client, "export"),
+            (admin_client, "all-history-csv"),  # every clinician's rows
+            (reviewer_client, "reviewed-csv"),
+        ]
+    }
 
     assert Scan.objects.filter(source_format="DICOM").count() == 4
     assert_no_markers("the database", database_dump())
@@ -180,10 +196,13 @@ def test_no_identifying_value_reaches_the_database_files_logs_or_pages(
         assert content[128:132] != b"DICM"
     assert_no_markers("the logs", log_text(debug_logs.records))
     for page in pages:
-        assert_no_markers("a page or the CSV export", page)
+        assert_no_markers("a page", page)
+    for name, export in exports.items():
+        assert_no_markers(f"the {name} export", export)
     assert b"DICOM" in pages[0]  # the pages did render the scans
     assert b"Fake 1.5T" in pages[0]  # with the allow-listed technical tags
-    assert len(pages[-1].splitlines()) == 1 + Scan.objects.count()  # header + one row each
+    for name in ("export", "all-history-csv"):  # header + one row per slice
+        assert len(exports[name].splitlines()) == 1 + Scan.objects.count()
 
 
 @pytest.mark.parametrize(
