@@ -52,7 +52,10 @@ def dashboard(request: AuthenticatedRequest) -> HttpResponse:
 def upload(request: AuthenticatedRequest) -> HttpResponse:
     if not request.user.can_analyze:
         return render(request, "accounts/awaiting_approval.html", status=403)
-    form = ScanUploadForm(request.POST or None, request.FILES or None)
+    # Bound on every POST, even one that carries no file: an unbound form is invalid without
+    # an error, and the page would come back (400) with nothing telling the clinician why.
+    post = request.method == "POST"
+    form = ScanUploadForm(request.POST if post else None, request.FILES if post else None)
     if request.method == "POST" and form.is_valid():
         predictions = services.submit_scans(
             request.user,
