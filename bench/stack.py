@@ -163,3 +163,26 @@ def upload(
         data={"csrfmiddlewaretoken": token, "case_reference": ""},
         files=[("images", (name, data, "application/octet-stream")) for name, data in files],
     )
+
+
+def worker_process(env: dict[str, str], log_path: Path, name: str) -> Service:
+    """One `celery worker` with one prefork child, as `docker compose --scale worker=N` runs."""
+    command = [
+        *(sys.executable, "-m", "celery", "-A", "brainscan", "worker", "--loglevel=INFO"),
+        *("--concurrency=1", "--pool=prefork", "--without-gossip", "--without-mingle"),
+        *("--without-heartbeat", f"--hostname={name}@%h"),
+    ]
+    service = Service(command, env, log_path)
+    service.wait_for_log("ready.", timeout=120)
+    return service
+
+
+def upload_file(
+    client: httpx.Client, token: str, batch: str, name: str, data: bytes, case_reference: str = ""
+) -> httpx.Response:
+    """POST one file to the upload page's per-file endpoint, as its script does."""
+    return client.post(
+        "/scans/upload/file.json",
+        data={"csrfmiddlewaretoken": token, "batch": batch, "case_reference": case_reference},
+        files=[("images", (name, data, "application/octet-stream"))],
+    )

@@ -1,0 +1,358 @@
+"""Full-stack load benchmark: clinicians upload real slices through the web, workers analyse.
+
+gunicorn + 1, then 2 `celery worker` processes, on MySQL/MariaDB + Redis, all on 127.0.0.1.
+`--clients` simulated clinicians (threads, each with its own signed-in session) share the
+`--scans` official test slices: each uploads one slice through the upload page's per-file
+endpoint, polls its status as the page does, and uploads the next once it has its result.
+
+Measured per worker count: upload-to-result latency p50/p95/p99 (from the moment the upload
+starts to the row's finished_at), throughput (finished scans over the wall time of the run),
+errors (HTTP errors, time-outs, FAILED rows: must be 0), and throughput as a ratio of the
+engine's raw single-process throughput on the same slices, measured first in the same run.
+
+Run through bench/run.sh (it prepares a dedicated database and Redis number), or with the
+production-profile environment already exported:
+
+    python -m bench.load --model ml/artifacts/brainscan.keras --workers 1 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import queue
+import secrets
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bench.machine import busy_training, describe, machine_line
+from bench.stack import (
+    ROOT,
+    Service,
+    WebServer,
+    clinician_client,
+    csrf_token,
+    sign_in,
+    upload_file,
+    worker_process,
+)
+
+DATA = ROOT.parent / "shared" / "datasets" / "brain-tumor-mri" / "Testing"
+RESULTS = ROOT / "bench" / "results"
+POLL_SECONDS = 0.25
+SCAN_TIMEOUT = 600.0
+
+
+@dataclass
+class Sample:
+    """One clinician upload as the client saw it."""
+
+    started: float  # epoch seconds, before the upload request
+    scan_id: int | None = None
+    seen_finished: float | None = None
+    error: str = ""
+
+
+def pick_slices(count: int, data: Path = DATA) -> list[Path]:
+    """`count` official test slices, the same ones every run: an equal share per class."""
+    classes = sorted(p for p in data.iterdir() if p.is_dir())
+    per_class = [sorted(c.glob("*.jpg")) for c in classes]
+    picked = [
+        files[i] for i in range(max(map(len, per_class))) for files in per_class if i < len(files)
+    ]
+    if len(picked) < count:
+        raise SystemExit(f"only {len(picked)} slices under {data}, {count} wanted")
+    return picked[:count]
+
+
+def manage(env: dict[str, str], *args: str) -> None:
+    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True)
+
+
+def raw_engine(env: dict[str, str], model: Path, slices: list[Path], workdir: Path) -> dict:
+    listing = workdir / "slices.txt"
+    listing.write_text("\n".join(str(p) for p in slices))
+    command = [sys.executable, "-m", "bench.engine_raw", "--model", str(model)]
+    result = subprocess.run(
+        [*command, "--files", str(listing), "--threads", env.get("BRAINSCAN_TF_THREADS", "1")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def make_clinicians(count: int) -> list[tuple[str, str]]:
+    """Approved clinician accounts for the load, with fresh random passwords."""
+    from allauth.account.models import EmailAddress
+
+    from accounts.models import User
+    from accounts.roles import approve_clinician
+
+    accounts = []
+    for number in range(count):
+        email = f"bench-clinician-{number}@bench.invalid"
+        password = secrets.token_urlsafe(24)
+        user = User.objects.filter(email=email).first() or User(email=email)
+        user.set_password(password)
+        user.save()
+        EmailAddress.objects.update_or_create(
+            user=user, email=email, defaults={"verified": True, "primary": True}
+        )
+        approve_clinician(user)
+        accounts.append((email, password))
+    return accounts
+
+
+def signed_in_sessions(base_url: str, accounts: list[tuple[str, str]]) -> list[tuple]:
+    sessions = []
+    for email, password in accounts:
+        client = clinician_client(base_url, timeout=120)
+        sign_in(client, email, password)
+        sessions.append((client, csrf_token(client, "/scans/upload/")))
+    return sessions
+
+
+def clinician(
+    session: tuple, jobs: queue.Queue, samples: list[Sample], lock: threading.Lock
+) -> None:
+    """Upload, wait for the result, upload the next: what one clinician at the page does."""
+    client, token = session
+    batch = str(uuid.uuid4())
+    while True:
+        try:
+            path = jobs.get_nowait()
+        except queue.Empty:
+            return
+        sample = Sample(started=time.time())
+        with lock:
+            samples.append(sample)
+        try:
+            _upload_and_wait(client, token, batch, path, sample)
+        except Exception as exc:  # noqa: BLE001 - every failure is counted, none stops the run
+            sample.error = f"{type(exc).__name__}: {exc}"[:200]
+
+
+def _upload_and_wait(client, token: str, batch: str, path: Path, sample: Sample) -> None:
+    response = upload_file(client, token, batch, f"slice{path.suffix}", path.read_bytes())
+    if response.status_code != 201:
+        sample.error = f"upload HTTP {response.status_code}"
+        return
+    sample.scan_id = response.json()["scans"][0]["id"]
+    while time.time() - sample.started < SCAN_TIMEOUT:
+        time.sleep(POLL_SECONDS)
+        status = client.get(f"/scans/{sample.scan_id}/status.json")
+        if status.status_code != 200:
+            sample.error = f"status HTTP {status.status_code}"
+            return
+        if status.json()["finished"]:
+            sample.seen_finished = time.time()
+            return
+    sample.error = "no result in time"
+
+
+def run_load(sessions: list[tuple], slices: list[Path]) -> tuple[list[Sample], float]:
+    jobs: queue.Queue[Path] = queue.Queue()
+    for path in slices:
+        jobs.put(path)
+    samples: list[Sample] = []
+    lock = threading.Lock()
+    threads = [
+        threading.Thread(target=clinician, args=(session, jobs, samples, lock))
+        for session in sessions
+    ]
+    begin = time.time()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return samples, begin
+
+
+def summarize(samples: list[Sample], begin: float, workers: int, raw: dict) -> dict:
+    from predictions.models import Prediction
+
+    ids = [s.scan_id for s in samples if s.scan_id is not None]
+    rows = {p.scan_id: p for p in Prediction.objects.filter(scan_id__in=ids)}
+    latencies, waits, analysis, errors, rejected = [], [], [], [], 0
+    for sample in samples:
+        row = rows.get(sample.scan_id)
+        if sample.error or row is None or row.finished_at is None:
+            errors.append(sample.error or "no row or unfinished")
+            continue
+        if row.status == Prediction.Status.FAILED:
+            errors.append(f"FAILED: {row.error[:80]}")
+            continue
+        rejected += row.status == Prediction.Status.REJECTED
+        latencies.append(row.finished_at.timestamp() - sample.started)
+        waits.append((row.started_at - row.created_at).total_seconds())
+        analysis.append(float(row.timings.get("total", 0.0)))
+    finished = [
+        rows[s.scan_id].finished_at.timestamp()
+        for s in samples
+        if s.scan_id in rows and rows[s.scan_id].finished_at
+    ]
+    wall = max(finished) - begin if finished else float("nan")
+    throughput = len(latencies) / wall if latencies else 0.0
+    return {
+        "workers": workers,
+        "scans": len(samples),
+        "clients_finished": len(latencies),
+        "errors": len(errors),
+        "error_examples": sorted(set(errors))[:5],
+        "rejected_by_gate": rejected,
+        "latency_s": _percentiles(latencies),
+        "queue_wait_s": _percentiles(waits),
+        "analysis_ms": _percentiles(analysis),
+        "wall_seconds": round(wall, 2),
+        "throughput_per_s": round(throughput, 3),
+        "ratio_to_raw_engine": round(throughput / raw["per_second"], 3),
+        "ratio_per_worker": round(throughput / (workers * raw["per_second"]), 3),
+    }
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    array = np.asarray(values, dtype=float)
+    return {
+        "p50": round(float(np.percentile(array, 50)), 3),
+        "p95": round(float(np.percentile(array, 95)), 3),
+        "p99": round(float(np.percentile(array, 99)), 3),
+        "mean": round(float(array.mean()), 3),
+    }
+
+
+def warm_up(sessions: list[tuple], workers: list[Service], path: Path) -> None:
+    """Every worker loads the model before the clock starts (it loads on its first scan)."""
+    for _ in range(6):
+        if all("loaded model" in w.log_text() for w in workers):
+            return
+        _, _ = run_load(sessions[: len(workers)], [path] * len(workers))
+    raise RuntimeError("a worker did not load the model during warm-up")
+
+
+def queue_is_empty() -> bool:
+    import redis
+    from django.conf import settings
+
+    return redis.Redis.from_url(settings.REDIS_URL).llen("celery") == 0
+
+
+def markdown(result: dict) -> str:
+    raw = result["raw_engine"]
+    lines = [
+        f"Full-stack load: {result['clients']} clinicians, {result['scans']} real test slices, "
+        f"model {raw['model_version']}",
+        f"Machine: {machine_line(result['machine'])}",
+        "",
+        f"Raw engine (one process, {raw['threads']} TF thread, with Grad-CAM): "
+        f"{raw['per_second']:.2f} scans/s (p50 {raw['p50_ms']} ms, p95 {raw['p95_ms']} ms)",
+        "",
+        "| workers | latency p50 (s) | p95 (s) | p99 (s) | throughput (scans/s) "
+        "| vs raw engine | per worker | errors | gate rejections |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for config in result["configs"]:
+        latency = config["latency_s"]
+        lines.append(
+            f"| {config['workers']} | {latency.get('p50', '–')} | {latency.get('p95', '–')} "
+            f"| {latency.get('p99', '–')} | {config['throughput_per_s']:.2f} "
+            f"| {config['ratio_to_raw_engine']:.0%} | {config['ratio_per_worker']:.0%} "
+            f"| {config['errors']} | {config['rejected_by_gate']} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=ROOT / "ml" / "artifacts" / "brainscan.keras")
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--scans", type=int, default=500)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--allow-busy", action="store_true", help="run even while ml.train runs")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    if busy_training() and not args.allow_busy:
+        raise SystemExit("a training run (ml.train) is using the cores: numbers would be wrong")
+    if not args.model.is_file():
+        raise SystemExit(f"no model at {args.model}: train it first (make train)")
+    with tempfile.TemporaryDirectory(prefix="brainscan-bench-") as workdir:
+        result = run(args, Path(workdir))
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    (args.out / f"load-{stamp}.json").write_text(json.dumps(result, indent=2))
+    print(markdown(result))
+
+
+def run(args: argparse.Namespace, workdir: Path) -> dict:
+    env = dict(os.environ)
+    env.update(
+        PRIVATE_MEDIA_ROOT=str(workdir / "private"),
+        MODEL_PATH=str(args.model.resolve()),
+        BRAINSCAN_TF_THREADS=env.get("BRAINSCAN_TF_THREADS", "1"),
+        PYTHONUNBUFFERED="1",
+        DJANGO_SETTINGS_MODULE="brainscan.settings",
+    )
+    os.environ.update(env)
+    machine = describe()
+    manage(env, "migrate", "--noinput", "-v0")
+    manage(env, "collectstatic", "--noinput", "-v0")
+    slices = pick_slices(args.scans, args.data)
+    raw = raw_engine(env, args.model, slices, workdir)
+    import django
+
+    django.setup()
+    if not queue_is_empty():
+        raise SystemExit("the Redis queue is not empty: use a Redis database of its own")
+    accounts = make_clinicians(args.clients)
+    web = WebServer(env, workdir / "web.log", workers=args.web_workers)
+    configs = []
+    try:
+        web.wait_ready()
+        sessions = signed_in_sessions(web.base_url, accounts)
+        for count in args.workers:
+            configs.append(_one_config(env, workdir, sessions, slices, count, raw))
+    finally:
+        web.stop()
+    return {
+        "kind": "load",
+        "machine": machine,
+        "scans": len(slices),
+        "clients": args.clients,
+        "raw_engine": raw,
+        "configs": configs,
+    }
+
+
+def _one_config(env, workdir: Path, sessions, slices: list[Path], count: int, raw: dict) -> dict:
+    workers = [
+        worker_process(env, workdir / f"worker-{count}-{n}.log", f"bench{count}-{n}")
+        for n in range(count)
+    ]
+    try:
+        warm_up(sessions, workers, slices[0])
+        samples, begin = run_load(sessions, slices)
+        return summarize(samples, begin, count, raw)
+    finally:
+        for worker in workers:
+            worker.stop()
+
+
+if __name__ == "__main__":
+    main()
