@@ -31,6 +31,8 @@ AI_FIELDS = (
     "risk",
     "gate_accepted",
     "gate_score",
+)
+RUN_FIELDS = (
     "heatmap_inside_brain",
     "model_version",
     "model_sha256",
@@ -90,7 +92,7 @@ class ReviewForm(forms.ModelForm):
 class ReviewAdmin(admin.ModelAdmin):
     form = ReviewForm
     list_display = (
-        "scan_link",
+        "case",
         "created_at",
         "status",
         "label",
@@ -112,11 +114,12 @@ class ReviewAdmin(admin.ModelAdmin):
     list_select_related = ("scan", "reviewed_by")
     search_fields = ("=scan__id", "scan__case_reference", "scan__owner__email")
     date_hierarchy = "created_at"
-    readonly_fields = (*AI_FIELDS, "images", "reviewed_by", "reviewed_at")
+    readonly_fields = (*AI_FIELDS, *RUN_FIELDS, "images", "reviewed_by", "reviewed_at")
     fieldsets = (
         ("Slice and Grad-CAM overlay", {"fields": ("images",)}),
         ("What the AI said", {"fields": AI_FIELDS}),
         ("Your review", {"fields": (*REVIEW_FIELDS, "reviewed_by", "reviewed_at")}),
+        ("Model and run", {"fields": RUN_FIELDS, "classes": ("collapse",)}),
     )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -147,6 +150,11 @@ class ReviewAdmin(admin.ModelAdmin):
         """Nothing related is edited here; skip the default so nothing else is written."""
 
     @admin.display(description="Scan", ordering="scan_id")
+    def case(self, prediction: Prediction) -> str:
+        """Plain text: the admin links this first column to the review page."""
+        return f"Scan {prediction.scan_id}"
+
+    @admin.display(description="Result page")
     def scan_link(self, prediction: Prediction) -> str:
         url = reverse("predictions:detail", args=[prediction.scan_id])
         return format_html('<a href="{}">Scan {}</a>', url, prediction.scan_id)
