@@ -7,7 +7,8 @@ import io
 import warnings
 from dataclasses import dataclass, field
 
-from PIL import Image, UnidentifiedImageError
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from predictions import dicom
 
@@ -113,20 +114,45 @@ def _dicom_slices(data: bytes, max_pixels: int, max_frames: int) -> list[Validat
 
 
 def _validated_image(data: bytes, max_pixels: int) -> ValidatedUpload:
-    width, height, image_format = _decode(data, max_pixels)
-    content_type, extension = ALLOWED_FORMATS[image_format]
+    image, image_format = _decode(data, max_pixels)
+    clean, (width, height) = without_metadata(image)
+    content_type, extension = ALLOWED_FORMATS["PNG"]
     return ValidatedUpload(
-        data=data,
+        data=clean,
         source_format=image_format,
         content_type=content_type,
         extension=extension,
         width=width,
         height=height,
-        sha256=hashlib.sha256(data).hexdigest(),
+        sha256=hashlib.sha256(data).hexdigest(),  # of the upload: finds the same file again
     )
 
 
-def _decode(data: bytes, max_pixels: int) -> tuple[int, int, str]:
+# Modes PNG stores as they are; anything else (CMYK, YCbCr, LAB, 32-bit float) is converted.
+PNG_MODES = {"1", "L", "LA", "I", "I;16", "P", "RGB", "RGBA"}
+
+
+def without_metadata(image: Image.Image) -> tuple[bytes, tuple[int, int]]:
+    """The pixels alone, as a lossless PNG, turned upright by their EXIF orientation.
+
+    EXIF, XMP, ICC comments, PNG text chunks and TIFF tags can carry a patient's name or a
+    date of birth; none of them survive this. The decoded pixels are unchanged, so the model
+    sees exactly what the original file holds.
+    """
+    upright = ImageOps.exif_transpose(image) or image
+    if upright.mode == "F":
+        pixels = np.asarray(upright, dtype=np.float64)
+        low, high = float(pixels.min()), float(pixels.max())
+        scaled = (pixels - low) / (high - low) * 65535 if high > low else pixels * 0
+        upright = Image.fromarray(scaled.astype(np.uint16))
+    elif upright.mode not in PNG_MODES:
+        upright = upright.convert("RGB")
+    buffer = io.BytesIO()
+    upright.save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue(), upright.size
+
+
+def _decode(data: bytes, max_pixels: int) -> tuple[Image.Image, str]:
     """Open the header, check format and pixel count, then decode every pixel."""
     try:
         with warnings.catch_warnings():
@@ -157,4 +183,4 @@ def _decode(data: bytes, max_pixels: int) -> tuple[int, int, str]:
         ) from None
     except (OSError, ValueError, SyntaxError, EOFError):
         raise InvalidUpload("The image is damaged or incomplete and cannot be decoded.") from None
-    return width, height, image_format
+    return image, image_format
