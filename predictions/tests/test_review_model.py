@@ -102,3 +102,31 @@ def test_all_history_csv_is_for_administrators_only(reviewer_client, client, his
     lines = b"".join(response.streaming_content).decode().splitlines()
     assert response.status_code == 200
     assert len(lines) == 1 + Prediction.objects.count()
+
+
+def test_clinician_sees_the_reviewers_note_on_the_result_page(
+    clinician_client, clinician, reviewer
+):
+    from django.urls import reverse
+    from django.utils import timezone
+
+    from predictions.models import Prediction
+    from predictions.tests.factories import PredictionFactory
+
+    prediction = PredictionFactory(
+        scan__owner=clinician,
+        status=Prediction.Status.DONE,
+        label="glioma",
+        review_verdict="corrected",
+        review_label="meningioma",
+        review_note="Dural tail visible on the next slice.",
+        reviewed_by=reviewer,
+        reviewed_at=timezone.now(),
+    )
+
+    page = clinician_client.get(
+        reverse("predictions:detail", args=[prediction.scan_id])
+    ).content.decode()
+
+    assert "Meningioma" in page
+    assert "Dural tail visible on the next slice." in page
