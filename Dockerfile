@@ -19,4 +19,5 @@ USER brainscan
 RUN SECRET_KEY=collectstatic-only DB=sqlite python manage.py collectstatic --noinput -v0
 
 EXPOSE 8000
-CMD ["gunicorn", "brainscan.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "60", "--access-logfile", "-"]
+# Threads keep the site answering while API clients hold a request open with ?wait=N.
+CMD ["gunicorn", "brainscan.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "8", "--timeout", "60", "--access-logfile", "-"]
