@@ -158,13 +158,18 @@ class Prediction(models.Model):
             error=f"Analysis stopped after {max_attempts} attempts that did not finish.",
         )
         if exhausted:
-            self.refresh_from_db()
+            self._reload()
             return False
         claimed = rows.update(
             status=self.Status.RUNNING, started_at=now, attempts=F("attempts") + 1
         )
-        self.refresh_from_db()
+        self._reload()
         return claimed == 1
+
+    def _reload(self) -> None:
+        """Refresh from the row, if it still exists: a clinician may delete a scan mid-analysis."""
+        if Prediction.objects.filter(pk=self.pk).exists():
+            self.refresh_from_db()
 
     def release(self) -> None:
         """Give a claimed prediction back to the queue (for a retry after a transient error)."""
@@ -176,7 +181,7 @@ class Prediction(models.Model):
         """Write the outcome only if this row is still running: a duplicate never overwrites."""
         fields.setdefault("finished_at", timezone.now())
         updated = Prediction.objects.filter(pk=self.pk, status=self.Status.RUNNING).update(**fields)
-        self.refresh_from_db()
+        self._reload()
         return updated == 1
 
     def mark_failed(self, error: str) -> bool:

@@ -174,3 +174,19 @@ def test_unexpected_error_fails_without_leaking_details(monkeypatch):
     prediction.refresh_from_db()
     assert prediction.status == Prediction.Status.FAILED
     assert "patient-x" not in prediction.error
+
+
+def test_scan_deleted_during_analysis_leaves_no_result_files(monkeypatch, private_root):
+    prediction = PredictionFactory()
+
+    class DeletingEngine(FakeEngine):
+        def analyze(self, image, *, explain=True):
+            Prediction.objects.get(pk=prediction.pk).scan.delete()  # the clinician deletes it
+            return super().analyze(image, explain=explain)
+
+    monkeypatch.setattr("predictions.tasks._engine", lambda: DeletingEngine())
+
+    run_prediction(prediction.pk)  # finishes quietly
+
+    assert not Prediction.objects.filter(pk=prediction.pk).exists()
+    assert stored_files(private_root / "results") == []
