@@ -129,7 +129,8 @@ def _validated_image(data: bytes, max_pixels: int) -> ValidatedUpload:
 
 
 # Modes PNG stores as they are; anything else (CMYK, YCbCr, LAB, 32-bit float) is converted.
-PNG_MODES = {"1", "L", "LA", "I", "I;16", "P", "RGB", "RGBA"}
+# Pillow cannot write 32-bit integer ("I") as PNG: it is scaled to 16 bits like float.
+PNG_MODES = {"1", "L", "LA", "I;16", "P", "RGB", "RGBA"}
 
 
 def without_metadata(image: Image.Image) -> tuple[bytes, tuple[int, int]]:
@@ -140,7 +141,7 @@ def without_metadata(image: Image.Image) -> tuple[bytes, tuple[int, int]]:
     sees exactly what the original file holds.
     """
     upright = ImageOps.exif_transpose(image) or image
-    if upright.mode == "F":
+    if upright.mode in ("F", "I"):
         pixels = np.asarray(upright, dtype=np.float64)
         low, high = float(pixels.min()), float(pixels.max())
         scaled = (pixels - low) / (high - low) * 65535 if high > low else pixels * 0
