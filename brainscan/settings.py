@@ -111,8 +111,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache (login rate limits live here; shared across processes only with Redis) --------
 REDIS_URL = os.getenv("REDIS_URL", "")
 if REDIS_URL:
+    # Acts as an empty cache while Redis is down (brainscan/cache.py), with short timeouts so
+    # a hung Redis cannot hold a request either.
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "brainscan.cache.ResilientRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

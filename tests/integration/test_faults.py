@@ -27,6 +27,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.tests.factories import PASSWORD
+from api.models import ApiToken
 from bench.stack import WebServer, beat_process, clinician_client, sign_in
 from bench.stack import upload as http_upload
 from predictions.models import Prediction, Scan
@@ -187,7 +188,7 @@ def web(worker_env, outage, tmp_path):
     server.stop()
 
 
-def test_uploads_while_redis_is_down_or_hung_are_accepted_then_processed(
+def test_uploads_and_sign_in_while_redis_is_down_or_hung_work_then_scans_finish(
     clinician, flush_queue, start_worker, start_beat, outage, web, tiny_model, private_root
 ):
     env = {"REDIS_URL": outage.url, "PREDICTION_REQUEUE_PENDING_AFTER_SECONDS": "1"}
@@ -201,16 +202,24 @@ def test_uploads_while_redis_is_down_or_hung_are_accepted_then_processed(
     started = time.monotonic()
     down = http_upload(client, slices[:3])
     refused_seconds = time.monotonic() - started
+    _token, key = ApiToken.issue(clinician, "fault test")
+    api = client.post(
+        "/api/analyze",
+        headers={"Authorization": f"Token {key}"},
+        files={"image": ("api.png", small_slices(5)[4][1], "image/png")},
+    )
+    late = clinician_client(web.base_url)
+    sign_in(late, clinician.email, PASSWORD)  # rate-limit counters are in Redis: not a 500
     outage.hang()  # Redis up but answering nothing
     started = time.monotonic()
     hung = http_upload(client, slices[3:])
     hung_seconds = time.monotonic() - started
 
-    assert (down.status_code, hung.status_code) == (302, 302)
+    assert (down.status_code, api.status_code, hung.status_code) == (302, 202, 302)
     assert refused_seconds < 10  # bounded by the broker timeouts, not hanging
     assert hung_seconds < 20
     predictions = [scan.prediction for scan in Scan.objects.order_by("id")]
-    assert [fresh(p).status for p in predictions] == [Status.PENDING] * 4
+    assert [fresh(p).status for p in predictions] == [Status.PENDING] * 5
     outage.restore()
     wait_for(lambda: all_finished(predictions), timeout=60)
     assert_each_done_once(predictions, private_root)
