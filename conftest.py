@@ -106,8 +106,10 @@ def django_db_modify_db_settings(
     """Put the SQLite test database in a file when the session has browser tests.
 
     An in-memory SQLite database is one connection, which Django shares between the live
-    server's request threads and the test thread; concurrent requests then interleave their
-    transactions on it. A file gives every thread its own connection.
+    server's request threads and the test thread; concurrent uploads then interleave their
+    transactions on it (the browser test failed 2 runs in 3 that way). A file gives every
+    thread its own connection. A test that calls the WSGI app itself must then keep
+    close_old_connections away from its transaction, as api/tests/test_schemathesis.py does.
     """
     from django.conf import settings
 

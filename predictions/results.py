@@ -30,8 +30,9 @@ class ClassBar:
     predicted: bool
 
     @property
-    def percent(self) -> float:
-        return round(self.probability * 100, 1)
+    def width(self) -> float:
+        """Bar length out of 100; a sliver even at 0 so the empty bar still reads as a bar."""
+        return max(round(self.probability * 100, 1), 0.8)
 
 
 def result_context(scan: Scan) -> dict[str, Any]:
