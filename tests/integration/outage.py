@@ -15,8 +15,6 @@ import socket
 import threading
 from urllib.parse import urlsplit, urlunsplit
 
-import redis
-
 
 class RedisOutage:
     """A loopback TCP proxy to Redis that can be cut, hung and restored."""
@@ -68,12 +66,6 @@ class RedisOutage:
         self.restore()
         with self._lock:
             self._hanging = True
-
-    def restart_losing_data(self) -> None:
-        """A Redis restart with nothing on disk: down, every key of our database gone, back."""
-        self.cut()
-        redis.Redis.from_url(self.redis_url).flushdb()
-        self.restore()
 
     def close(self) -> None:
         self._stopping.set()
