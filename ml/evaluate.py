@@ -37,6 +37,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--bootstrap", type=int, default=1000)
     p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
     p.add_argument("--no-update-card", dest="update_card", action="store_false")
+    p.add_argument("--model-card-md", type=Path, default=REPO / "ml" / "MODEL_CARD.md")
     return p.parse_args(argv)
 
 
@@ -157,6 +158,7 @@ def main(argv: list[str] | None = None) -> dict:
     )
     if args.update_card:
         update_card(card_path, subsets)
+        write_model_card_md(card_path, args.out / "comparison.json", args.model_card_md)
     print_summary(subsets)
     return report
 
@@ -170,6 +172,16 @@ def update_card(card_path: Path, subsets: dict) -> None:
         k: round(v, 5) for k, v in subsets["test"]["calibration"].items() if k != "temperature"
     }
     card_path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+
+
+def write_model_card_md(card_path: Path, comparison_json: Path, out: Path) -> None:
+    from ml.report import model_card_markdown
+
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    comparison = None
+    if comparison_json.exists():
+        comparison = json.loads(comparison_json.read_text(encoding="utf-8"))
+    out.write_text(model_card_markdown(card, comparison), encoding="utf-8")
 
 
 def print_summary(subsets: dict) -> None:

@@ -230,6 +230,11 @@ def _with_ci(card_metrics: dict, key: str) -> str:
     return f"{_pct(value)} ({ci[0] * 100:.2f}–{ci[1] * 100:.2f})" if ci else _pct(value)
 
 
+def _auc_ci(card_metrics: dict) -> str:
+    value, ci = card_metrics["tumour_auc"], card_metrics.get("ci95", {}).get("tumour_auc")
+    return f"{value:.4f} ({ci[0]:.4f}–{ci[1]:.4f})" if ci else f"{value:.4f}"
+
+
 def model_card_markdown(card: dict, comparison: list[dict] | None) -> str:
     m = card["metrics"]
     test, lf, val = m["test"], m["test_leak_free"], m["validation"]
@@ -250,7 +255,11 @@ def model_card_markdown(card: dict, comparison: list[dict] | None) -> str:
     rows = [
         [label, _with_ci(test, k), _with_ci(lf, k), _pct(val[k]) if k in val else "–"]
         for label, k in keys
+        if k != "tumour_auc"
     ]
+    rows.append(
+        ["tumour-vs-normal ROC AUC", _auc_ci(test), _auc_ci(lf), f"{val['tumour_auc']:.4f}"]
+    )
     rows.append(
         ["ECE after temperature", _pct(test["ece"]), _pct(lf["ece"]), _pct(cal["ece_after"])]
     )
@@ -329,7 +338,7 @@ perceptual-hash rule (pHash ≤ 10 and dHash ≤ 10 on the brain crop, transitiv
 
 ## Performance
 
-95 % bootstrap intervals in brackets (1000 resamples). Validation numbers are from the
+95 % percentile-bootstrap intervals in brackets. Validation numbers are from the
 split used to pick the epoch, the temperature and the thresholds, so they are not an
 independent estimate.
 

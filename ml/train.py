@@ -31,7 +31,7 @@ class TrainConfig:
     data: str
     out: str
     arch: str = "cnn"
-    size: int = 160
+    size: int = 128
     epochs: int = 60
     budget_minutes: float = 50.0
     batch_size: int = 32
@@ -47,6 +47,7 @@ class TrainConfig:
     audit_json: str = str(DEFAULT_AUDIT)
     cache_dir: str = str(DEFAULT_CACHE_DIR)
     max_steps: int | None = None  # smoke tests: cap steps per epoch
+    skip_fit: bool = False  # rerun only the post-fit steps on the model already in `out`
     verbose: int | None = None
 
 
@@ -70,6 +71,12 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     p.add_argument("--audit-json", default=defaults.audit_json)
     p.add_argument("--cache-dir", default=defaults.cache_dir)
     p.add_argument("--max-steps", type=int, default=None)
+    p.add_argument(
+        "--skip-fit",
+        action="store_true",
+        help="keep the model already in --out; redo BatchNorm recalibration, temperature, "
+        "thresholds and card",
+    )
     p.add_argument(
         "--verbose", type=int, default=None, help="Keras verbosity (default: 1 on a tty)"
     )
@@ -116,10 +123,15 @@ def train(cfg: TrainConfig) -> dict:
         flush=True,
     )
 
-    result = training_loop.fit(cfg, x_train, y_train, x_val, y_val)
-    card = training_loop.finish(cfg, result, x_val, y_val, train_s, val_s, samples)
+    if cfg.skip_fit:
+        result = training_loop.reload_fitted(cfg)
+    else:
+        result = training_loop.fit(cfg, x_train, y_train, x_val, y_val)
+    card = training_loop.finish(cfg, result, x_train, x_val, y_val, train_s, val_s, samples)
     card["training"]["data_prep_seconds"] = round(prep_seconds, 1)
     card["training"]["total_wall_seconds"] = round(time.time() - started, 1)
+    if cfg.skip_fit:
+        card["training"]["total_wall_seconds_of_fit_run"] = result["earlier_total_wall_seconds"]
     training_loop.write_card(Path(cfg.out), card)
     print(json.dumps({k: card[k] for k in ("version", "temperature", "risk_thresholds")}))
     print(f"validation: {json.dumps(card['metrics']['validation'], indent=None)[:400]}")

@@ -68,3 +68,24 @@ def test_validation_split_keeps_its_images_out_of_training(trained):
     lists = json.loads((trained / "splits.json").read_text())
     assert lists["validation"]
     assert not set(lists["train"]) & set(lists["validation"])
+
+
+def test_evaluate_reports_both_test_sets_and_updates_the_card(trained, tmp_path):
+    from ml.evaluate import main as evaluate_main
+
+    data = trained.parent / "data"
+    leak_free = tmp_path / "leak_free.txt"
+    leak_free.write_text("Testing/glioma/Te-glioma-0.png\nTesting/notumor/Te-notumor-1.png\n")
+    sha_before = sha256_file(trained / "brainscan.keras")
+    args = ["--model", str(trained / "brainscan.keras"), "--data", str(data)]
+    args += ["--leak-free", str(leak_free), "--out", str(tmp_path / "reports"), "--bootstrap", "20"]
+    args += ["--cache-dir", str(tmp_path / "c"), "--model-card-md", str(tmp_path / "CARD.md")]
+    report = evaluate_main(args)
+    assert report["test"]["n"] == 24
+    assert report["test_leak_free"]["n"] == 2
+    card = json.loads((trained / "model_card.json").read_text())
+    assert card["metrics"]["test"]["n"] == 24
+    assert card["sha256"] == sha_before == sha256_file(trained / "brainscan.keras")
+    assert "leak-free test (n=2)" in (tmp_path / "CARD.md").read_text()
+    for name in ("confusion_test.png", "roc_test_leak_free.png", "reliability_test.png"):
+        assert (tmp_path / "reports" / name).stat().st_size > 0
