@@ -246,7 +246,8 @@ def test_clinician_workspace_end_to_end(live_server, browser, queue, images, mod
     expect(page.get_by_text("Most likely class: Glioma")).to_be_visible()
     overlay = page.locator("#overlay-layer")
     expect(overlay).to_be_visible()
-    assert overlay.evaluate("img => img.complete && img.naturalWidth") == 320
+    page.wait_for_function("() => document.getElementById('overlay-layer').complete")
+    assert overlay.evaluate("img => img.naturalWidth") == 320  # the heatmap PNG was served
     page.fill("#overlay-opacity", "40")
     expect(page.locator("#opacity-value")).to_have_text("40 %")
     assert overlay.evaluate("img => img.style.opacity") == "0.4"
