@@ -161,12 +161,19 @@ HIDDEN_KEYS = {"file", "last_conv_layer", "history"}
 
 
 def _details(data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """The card's other sections as (title, node) pairs for the recursive template."""
-    return [
+    """The card's other sections as (title, node) pairs for the recursive template.
+
+    Plain values (file size, risk rule, ...) share one "Other facts" section at the top;
+    every nested section (data, splits, training, metrics, ...) gets its own.
+    """
+    rest = [
         (_title(key), _node(value))
         for key, value in data.items()
         if key not in SUMMARY_KEYS and key not in HIDDEN_KEYS
     ]
+    facts = [(title, node) for title, node in rest if node["kind"] == "text"]
+    sections = [(title, node) for title, node in rest if node["kind"] != "text"]
+    return ([("Other facts", {"kind": "dict", "items": facts})] if facts else []) + sections
 
 
 def _node(value: Any) -> dict[str, Any]:
