@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1:8000
 PYTEST_MARKERS ?= not integration
 
 .PHONY: run install install-dev system-deps migrate dev test test-services lint check \
-        audit train evaluate bench bench-ml worker clean
+        audit train evaluate bench bench-ml bench-history test-browser worker clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -76,7 +76,11 @@ evaluate: install
 bench-ml: install
 	$(BIN)/python -m ml.bench --data $(DATA)
 
-bench: bench-ml
+test-browser: install-dev
+	$(BIN)/pytest -m browser tests/browser
+
+bench-history: install-dev
+	$(BIN)/python -m bench.history --rows 100000
 
 clean:
 	rm -rf $(VENV) var staticfiles test-artifacts .pytest_cache .ruff_cache
