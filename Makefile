@@ -84,3 +84,6 @@ bench-history: install-dev
 
 clean:
 	rm -rf $(VENV) var staticfiles test-artifacts .pytest_cache .ruff_cache
+
+# Every benchmark; numbers are quoted in the README with date and machine.
+bench: bench-ml bench-history
