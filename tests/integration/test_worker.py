@@ -81,8 +81,7 @@ def test_missing_model_fails_the_scan_and_says_so_in_the_worker_log(
 def test_shipped_model_analyses_real_slices_and_rejects_a_photo(
     clinician_client, flush_queue, start_worker
 ):
-    if not SHIPPED_MODEL.exists():
-        pytest.skip("the trained model is not committed yet (ml/artifacts/brainscan.keras)")
+    assert SHIPPED_MODEL.exists(), "the trained model ml/artifacts/brainscan.keras is committed"
     import io
 
     from PIL import Image
