@@ -37,7 +37,7 @@ def run_row(run_dir: Path) -> dict:
     }
 
 
-def markdown(rows: list[dict]) -> str:
+def markdown(rows: list[dict], note: str = "") -> str:
     table = _table(
         [
             "arch",
@@ -46,7 +46,7 @@ def markdown(rows: list[dict]) -> str:
             "budget",
             "epochs",
             "img/s",
-            "best val loss",
+            "best val loss (during fit)",
             "val acc",
             "val macro-F1",
             "val tumour AUC",
@@ -75,6 +75,7 @@ The machine's two cores were shared with other jobs during these runs, so img/s 
 than on an idle machine and equal budgets mean equal wall time, not equal work.
 
 {table}
+{note}
 """
 
 
@@ -82,11 +83,13 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("runs", nargs="+", type=Path)
     p.add_argument("--out", type=Path, default=REPORTS)
+    p.add_argument("--note", default="", help="free text appended under the table")
     args = p.parse_args(argv)
     rows = [run_row(r) for r in args.runs]
     (args.out / "comparison.json").write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
-    (args.out / "COMPARISON.md").write_text(markdown(rows), encoding="utf-8")
-    print(markdown(rows))
+    text = markdown(rows, args.note)
+    (args.out / "COMPARISON.md").write_text(text, encoding="utf-8")
+    print(text)
 
 
 if __name__ == "__main__":

@@ -49,6 +49,8 @@ def _average_ranks(x: np.ndarray) -> np.ndarray:
 def roc_curve(y_binary: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(false-positive rates, true-positive rates) at every distinct threshold."""
     y = np.asarray(y_binary).astype(bool)
+    if y.all() or not y.any():  # undefined without both positives and negatives
+        return np.array([]), np.array([])
     thresholds = np.unique(score)[::-1]
     tpr = [0.0] + [float((score[y] >= t).mean()) for t in thresholds]
     fpr = [0.0] + [float((score[~y] >= t).mean()) for t in thresholds]

@@ -274,7 +274,7 @@ def model_card_markdown(card: dict, comparison: list[dict] | None) -> str:
                 "epochs",
                 "val acc",
                 "val macro-F1",
-                "best val loss",
+                "best val loss (during fit)",
             ],
             [
                 [
@@ -292,6 +292,16 @@ def model_card_markdown(card: dict, comparison: list[dict] | None) -> str:
         )
     splits = card["splits"]
     counts = card["data"]["counts"]
+    bn = t["batchnorm_recalibration"]
+    refinish = ""
+    if t.get("refinished_without_refit"):
+        refinish = (
+            "\n\nThe BatchNorm recalibration step was added to `ml.train` after this model's "
+            "fit had finished, so the shipped file was produced by the fit run followed by "
+            "`python -m ml.train --data ... --out ml/artifacts --skip-fit`, which reruns only "
+            "the post-fit steps (recalibration, temperature, thresholds, card) on the fitted "
+            f"weights ({t['total_wall_seconds'] / 60:.1f} min). A fresh `make train` does both in one run."
+        )
     return f"""# Model card: {card["version"]}
 
 `ml/artifacts/{card["file"]}` ({card["file_bytes"] / 1e6:.1f} MB, SHA-256 `{card["sha256"]}`),
@@ -320,6 +330,10 @@ any image the input gate rejects.
   smoothing, balanced class weights, warmup + cosine learning rate tied to the wall-clock
   budget, augmentation (left-right flip, ±10° rotation, 6 % shift, 10 % zoom, contrast
   and brightness), bfloat16 mixed precision, best epoch by validation loss.
+- After fitting, every BatchNorm layer's moving statistics are recomputed on the
+  un-augmented training images (`recalibrate_batchnorm`): validation accuracy
+  {_pct(bn["val_accuracy_before"])} before, {_pct(bn["val_accuracy_after"])} after. The moving averages kept during
+  training follow augmented batches and lag behind the weights.
 
 ## Data
 
@@ -399,11 +413,11 @@ Training defaults are this model's recipe: `--arch {cfg["arch"]} --size {cfg["si
 --lr {cfg["learning_rate"]} --seed {cfg["seed"]}`. Wall time of this model on the 2-core
 machine: {t["fit_wall_seconds"] / 60:.1f} min of fitting ({t["epochs_run"]} epochs, best epoch
 {t["best_epoch"]}, {"stopped by the wall-clock budget" if t["stopped_by_budget"] else "finished its epochs or stopped early"}),
-{t["total_wall_seconds"] / 60:.1f} min in total including preprocessing, calibration and
+{(t.get("total_wall_seconds_of_fit_run") or t["total_wall_seconds"]) / 60:.1f} min in total including preprocessing, calibration and
 saving, at about {t["images_per_second"]:.0f} training images/s. The cores were shared with
 other jobs during this run; on an idle machine it is faster. A rerun gives a similar but
 not bit-identical model (multi-threaded CPU kernels are not deterministic), so its SHA-256
-differs.
+differs.{refinish}
 
 ## Architecture comparison
 

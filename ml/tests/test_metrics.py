@@ -73,3 +73,9 @@ def test_bootstrap_interval_brackets_the_estimate_and_shrinks_with_n():
 def test_bootstrap_of_a_constant_is_a_point():
     ci = bootstrap_ci(lambda idx: {"x": 1.0}, 10, n_resamples=50)
     assert ci["x"] == (1.0, 1.0)
+
+
+def test_roc_curve_is_empty_when_only_one_class_is_present():
+    fpr, tpr = roc_curve(np.array([1, 1]), np.array([0.2, 0.9]))
+    assert fpr.size == 0
+    assert tpr.size == 0

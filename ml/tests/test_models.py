@@ -36,3 +36,19 @@ def test_unknown_arch_and_missing_weights_are_clear_errors(tmp_path):
         build_model("mobilenetv2", 32, imagenet_weights=str(tmp_path / "none.h5"))
     with pytest.raises(ValueError, match="mobilenetv2"):
         build_model("cnn", 32, imagenet_weights="x.h5")
+
+
+def test_batchnorm_recalibration_sets_moving_stats_to_the_data_statistics():
+    from ml.training_loop import recalibrate_batchnorm
+
+    inputs = keras.Input((4, 4, 1))
+    model = keras.Model(inputs, keras.layers.BatchNormalization(name="bn")(inputs))
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (128, 4, 4)).astype(np.uint8)
+    recalibrate_batchnorm(model, x, batch=32)
+    bn = model.get_layer("bn")
+    scaled = x.astype(np.float64) / 255.0
+    # exact running average of the 4 batch means = overall mean (equal batch sizes)
+    assert float(bn.moving_mean.numpy()[0]) == pytest.approx(scaled.mean(), abs=1e-5)
+    assert float(bn.moving_variance.numpy()[0]) == pytest.approx(scaled.var(), rel=0.05)
+    assert bn.momentum == 0.99  # restored for any later training
