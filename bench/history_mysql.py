@@ -164,9 +164,11 @@ def export_once(email: str) -> dict:
 
     from accounts.models import User
 
-    client = Client()
+    client = Client(HTTP_HOST="localhost")  # a host ALLOWED_HOSTS has in production
     client.force_login(User.objects.get(email=email))
-    client.get("/scans/")  # load templates and code before measuring
+    warm = client.get("/scans/")  # load templates and code before measuring
+    if warm.status_code != 200:
+        raise RuntimeError(f"dashboard answered {warm.status_code}")
     Path("/proc/self/clear_refs").write_text("5")
     before = _status_kib("VmRSS")
     begin = time.perf_counter()
