@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1:8000
 PYTEST_MARKERS ?= not integration
 
 .PHONY: run install install-dev system-deps migrate dev test test-services lint check \
-        audit train evaluate bench bench-ml bench-history test-browser worker clean
+        audit train evaluate bench bench-ml bench-history bench-stack test-browser worker clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -79,6 +79,9 @@ bench-ml: install
 test-browser: install-dev
 	$(BIN)/pytest -m browser tests/browser
 
+bench-stack: install-dev
+	bench/run.sh
+
 bench-history: install-dev
 	$(BIN)/python -m bench.history --rows 100000
 
@@ -86,4 +89,4 @@ clean:
 	rm -rf $(VENV) var staticfiles test-artifacts .pytest_cache .ruff_cache
 
 # Every benchmark; numbers are quoted in the README with date and machine.
-bench: bench-ml bench-history
+bench: bench-ml bench-stack
