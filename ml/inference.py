@@ -286,7 +286,7 @@ class Engine:
             return self._result(verdict, gray, clock, probabilities)
         cam = self.served.gradcam(feature_map, int(np.argmax(logits)))
         heatmap = to_slice(cam, prepared.bbox, gray.shape)
-        inside = mass_inside(heatmap, brain_mask(gray))
+        inside = mass_inside_brain(heatmap, gray)
         clock.lap("gradcam")
         pngs = (heatmap_png(heatmap), overlay_png(gray, heatmap))
         clock.lap("overlay")
@@ -363,6 +363,14 @@ def _from_array(array: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     if rgb.dtype != np.uint8:  # colourfulness limits are on the 0-255 scale
         rgb = np.clip(rgb.astype(np.float32) * (255.0 / max(float(rgb.max()), 1e-6)), 0, 255)
     return gray, shrink_preview(np.ascontiguousarray(rgb))
+
+
+def mass_inside_brain(heatmap: np.ndarray, gray: np.ndarray) -> float:
+    """Share of the heatmap inside the head, judged at preview size (as the gate's image
+    statistics are): ~0.5 ms instead of ~1.3 ms for a full-size brain mask."""
+    small = shrink_preview(gray)
+    size = (small.shape[1], small.shape[0])
+    return mass_inside(cv2.resize(heatmap, size, interpolation=cv2.INTER_AREA), brain_mask(small))
 
 
 def slice_features(served: ServedModel, gray: np.ndarray, input_size: int) -> np.ndarray:

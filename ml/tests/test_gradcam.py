@@ -135,3 +135,9 @@ def test_heatmap_png_is_8_bit_gray_of_the_same_size():
 def test_overlay_refuses_a_heatmap_of_another_size():
     with pytest.raises(ValueError, match="differ"):
         overlay_png(np.zeros((10, 10), np.uint8), np.zeros((5, 5), np.float32))
+
+
+def test_heatmap_png_maps_out_of_range_values_to_black_and_white():
+    heatmap = np.array([[-0.5, np.nan, 0.5, 1.5]], np.float32)
+
+    assert _decode(heatmap_png(heatmap)).tolist() == [[0, 0, 128, 255]]
