@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.templatetags.static import static
 from django.urls import reverse
 
 from predictions.models import Prediction, Scan
@@ -114,5 +115,5 @@ def test_upload_page_offers_drag_and_drop_with_the_limits(clinician_client, sett
     assert f'data-file-url="{UPLOAD_FILE}"' in html
     assert 'data-max-files="60"' in html
     assert 'id="dropzone"' in html
-    assert "js/upload.js" in html
+    assert static("js/upload.js") in html  # hashed under the production profile
     assert "Do not type patient names." in html

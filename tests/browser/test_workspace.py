@@ -147,6 +147,17 @@ def model_card(settings, tmp_path: Path) -> None:
     (settings.MODEL_PATH.parent / "model_card.json").write_text(json.dumps(card))
 
 
+@pytest.fixture(autouse=True)
+def _static_files_by_name(settings) -> None:
+    """The live server serves static files from the finders by their plain names; under the
+    production profile (CI's second run) templates would otherwise link the hashed names of
+    the manifest storage, which only `collectstatic` output and whitenoise know."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
 @pytest.fixture
 def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
     # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
