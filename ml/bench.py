@@ -110,6 +110,7 @@ def _model_call_comparison(engine, blobs: list[bytes]) -> dict:
 
 def run(model: Path, data: Path, n: int, thread_counts: list[int], precisions: list[str]) -> dict:
     """Each setting in its own fresh process; returns everything for the report."""
+    load_before = os.getloadavg()[0]  # anything else running skews the numbers; say so
     runs = []
     for precision in precisions:
         for threads in thread_counts:
@@ -126,7 +127,11 @@ def run(model: Path, data: Path, n: int, thread_counts: list[int], precisions: l
     card = json.loads((model.parent / "model_card.json").read_text(encoding="utf-8"))
     return {
         "model": {k: card.get(k) for k in ("version", "architecture", "input_size", "parameters")},
-        "machine": {"cpu_count": os.cpu_count(), "processor": platform.processor()},
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "processor": platform.processor(),
+            "load_average_1min_before": round(load_before, 2),
+        },
         "training_running": _training_running(),
         "runs": runs,
         "bfloat16_vs_float32": agreement,
@@ -175,6 +180,11 @@ def markdown(result: dict) -> str:
             f"| {call['compiled_ms']['p50']} | {call['model_predict_ms']['p50']} "
             f"| {call['speedup_p50']}x | {r['peak_rss_mb_serving']} |"
         )
+    lines += [
+        "",
+        f"Machine: {result['machine']['cpu_count']} cores, 1-minute load average before the "
+        f"run {result['machine']['load_average_1min_before']}.",
+    ]
     stages = ", ".join(f"{k} {v}" for k, v in result["runs"][0]["stage_p50_ms"].items())
     lines += [
         "",

@@ -23,6 +23,7 @@ def test_worker_measures_every_figure_on_the_given_slices(tmp_path):
     table = markdown(
         {
             "model": {"version": "v", "architecture": "tiny", "input_size": 32, "parameters": 1},
+            "machine": {"cpu_count": 2, "load_average_1min_before": 0.1},
             "training_running": False,
             "runs": [result],
         }
