@@ -67,8 +67,12 @@ worker: install
 audit: install
 	$(BIN)/python -m ml.audit $(DATA)
 
+# Training replaces the model, so the input gate's statistics are fitted again for it
+# (Engine.load refuses a gate.npz fitted for another model).
 train: install
 	$(BIN)/python -m ml.train --data $(DATA) --out ml/artifacts
+	$(BIN)/python -m ml.gate fit --model ml/artifacts/brainscan.keras --data $(DATA)
+	$(BIN)/python -m ml.gate evaluate --model ml/artifacts/brainscan.keras --data $(DATA)
 
 evaluate: install
 	$(BIN)/python -m ml.evaluate --model ml/artifacts/brainscan.keras --data $(DATA)
