@@ -28,10 +28,10 @@ from api.permissions import IsApprovedClinician
 from api.results import scan_result
 from api.throttling import TokenRateThrottle
 from predictions import services
+from predictions.files import private_file_response
 from predictions.forms import read_and_validate
 from predictions.models import Prediction, Scan
 from predictions.validation import InvalidUpload
-from predictions.views import _private_file as private_file  # the web views' headers, shared
 
 MAX_WAIT_SECONDS = 30
 POLL_SECONDS = 0.25
@@ -187,19 +187,19 @@ class _ImageView(TokenAPIView):
 class ScanImageView(_ImageView):
     def file_for(self, scan: Scan) -> FileResponse:
         extension = scan.image.name.rsplit(".", 1)[-1] if scan.image else "bin"
-        return private_file(scan.image, scan.content_type, f"scan-{scan.pk}.{extension}")
+        return private_file_response(scan.image, scan.content_type, f"scan-{scan.pk}.{extension}")
 
 
 class OverlayImageView(_ImageView):
     def file_for(self, scan: Scan) -> FileResponse:
         name = f"scan-{scan.pk}-gradcam-overlay.png"
-        return private_file(scan.prediction.overlay, "image/png", name)
+        return private_file_response(scan.prediction.overlay, "image/png", name)
 
 
 class HeatmapImageView(_ImageView):
     def file_for(self, scan: Scan) -> FileResponse:
         name = f"scan-{scan.pk}-gradcam-heatmap.png"
-        return private_file(scan.prediction.heatmap, "image/png", name)
+        return private_file_response(scan.prediction.heatmap, "image/png", name)
 
 
 class NotFoundView(TokenAPIView):

@@ -6,7 +6,6 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.db.models.fields.files import FieldFile
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -14,6 +13,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.http import AuthenticatedRequest
 from predictions import services
+from predictions.files import private_file_response
 from predictions.filters import HistoryFilterForm, history_counts, history_page
 from predictions.forms import ScanUploadForm
 from predictions.models import Prediction, Scan
@@ -125,33 +125,19 @@ def _status_json(scan: Scan) -> dict[str, object]:
     }
 
 
-def _private_file(field: FieldFile, content_type: str, filename: str) -> FileResponse:
-    if not field:
-        raise Http404
-    try:
-        handle = field.open("rb")
-    except FileNotFoundError:
-        raise Http404 from None
-    response = FileResponse(handle, content_type=content_type, filename=filename)
-    response["Cache-Control"] = "private, no-store"
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
-
-
 @clinician_required
 @require_GET
 def scan_image(request: AuthenticatedRequest, scan_id: int) -> FileResponse:
     scan = services.get_scan_for_user(request.user, scan_id)
     extension = scan.image.name.rsplit(".", 1)[-1] if scan.image else "bin"
-    return _private_file(scan.image, scan.content_type, f"scan-{scan.pk}.{extension}")
+    return private_file_response(scan.image, scan.content_type, f"scan-{scan.pk}.{extension}")
 
 
 @clinician_required
 @require_GET
 def overlay_image(request: AuthenticatedRequest, scan_id: int) -> FileResponse:
     scan = services.get_scan_for_user(request.user, scan_id)
-    return _private_file(
+    return private_file_response(
         scan.prediction.overlay, "image/png", f"scan-{scan.pk}-gradcam-overlay.png"
     )
 
@@ -160,6 +146,6 @@ def overlay_image(request: AuthenticatedRequest, scan_id: int) -> FileResponse:
 @require_GET
 def heatmap_image(request: AuthenticatedRequest, scan_id: int) -> FileResponse:
     scan = services.get_scan_for_user(request.user, scan_id)
-    return _private_file(
+    return private_file_response(
         scan.prediction.heatmap, "image/png", f"scan-{scan.pk}-gradcam-heatmap.png"
     )
