@@ -82,6 +82,36 @@ def test_owner_downloads_images_with_the_token(api_client, done_scan, name):
     assert b"".join(response.streaming_content).startswith(b"\x89PNG")
 
 
+PRIVATE_FILE_HEADERS = {
+    "Cache-Control": "private, no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "filename"),
+    [
+        ("scan-image", "scan-{pk}.png"),
+        ("overlay-image", "scan-{pk}-gradcam-overlay.png"),
+        ("heatmap-image", "scan-{pk}-gradcam-heatmap.png"),
+    ],
+)
+def test_api_and_web_send_the_same_private_file_headers(
+    api_client, clinician_client, done_scan, name, filename
+):
+    api = api_client.get(reverse(f"api:{name}", args=[done_scan.pk]), HTTP_ACCEPT="image/png")
+    web = clinician_client.get(reverse(f"predictions:{name}", args=[done_scan.pk]))
+
+    disposition = f'inline; filename="{filename.format(pk=done_scan.pk)}"'
+    for response in (api, web):
+        assert response.status_code == 200
+        assert response["Content-Type"] == "image/png"
+        assert response["Content-Disposition"] == disposition
+        for header, value in PRIVATE_FILE_HEADERS.items():
+            assert response[header] == value
+
+
 @pytest.mark.parametrize("name", ID_ENDPOINTS)
 def test_another_clinicians_scan_is_404_on_every_endpoint(other_api_client, done_scan, name):
     response = other_api_client.get(reverse(name, args=[done_scan.pk]))
