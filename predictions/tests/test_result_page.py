@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 import pytest
+from django.templatetags.static import static
 from django.urls import reverse
 
 from predictions.models import Prediction
@@ -122,6 +123,22 @@ def test_pending_result_polls_its_status(clinician, clinician_client, no_card):
     html = page(clinician_client, scan)
 
     assert f'data-status-url="{reverse("predictions:status", args=[scan.pk])}"' in html
+
+
+@pytest.mark.parametrize(("view", "script"), [("detail", "js/result.js"), ("batch", "js/batch.js")])
+def test_page_scripts_load_the_shared_helpers_first(
+    clinician, clinician_client, no_card, view, script
+):
+    scan = make_scan(clinician, status=Prediction.Status.PENDING, finished_at=None)
+    target = scan.pk if view == "detail" else scan.batch
+
+    html = clinician_client.get(reverse(f"predictions:{view}", args=[target])).content.decode()
+
+    helpers = f'<script src="{static("js/dom.js")}" defer></script>'  # hashed in production
+    own = f'<script src="{static(script)}" defer></script>'
+    assert helpers in html
+    assert own in html
+    assert html.index(helpers) < html.index(own)  # deferred scripts run in document order
 
 
 def test_tiff_slices_are_shown_through_a_png_preview(clinician, clinician_client, no_card):

@@ -14,11 +14,7 @@
   var lastSummary = "";
 
   function poll() {
-    fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
-      .then(function (response) {
-        if (!response.ok) throw new Error("HTTP " + response.status);
-        return response.json();
-      })
+    window.BrainscanDom.getJson(url)
       .then(function (data) {
         var finished = update(data.scans);
         if (finished < data.scans.length) {

@@ -40,11 +40,7 @@
     var url = pending.dataset.statusUrl;
     var delay = 2000;
     var poll = function () {
-      fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
-        .then(function (response) {
-          if (!response.ok) throw new Error("HTTP " + response.status);
-          return response.json();
-        })
+      window.BrainscanDom.getJson(url)
         .then(function (scan) {
           if (scan.finished) {
             window.location.reload();
