@@ -57,14 +57,19 @@ class Service:
             time.sleep(0.3)
         raise TimeoutError(f"{marker!r} not logged after {timeout}s:\n{self.log_text()[-3000:]}")
 
+    def kill(self) -> None:
+        """SIGKILL the whole process group, as the OOM killer or a power cut would."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=30)
+
     def stop(self, grace: float = 30) -> None:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(timeout=grace)
             except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=30)
+                self.kill()
         self.log.close()
 
 
@@ -165,15 +170,25 @@ def upload(
     )
 
 
-def worker_process(env: dict[str, str], log_path: Path, name: str) -> Service:
+class WorkerProcess(Service):
     """One `celery worker` with one prefork child, as `docker compose --scale worker=N` runs."""
-    command = [
-        *(sys.executable, "-m", "celery", "-A", "brainscan", "worker", "--loglevel=INFO"),
-        *("--concurrency=1", "--pool=prefork", "--without-gossip", "--without-mingle"),
-        *("--without-heartbeat", f"--hostname={name}@%h"),
-    ]
-    service = Service(command, env, log_path)
-    service.wait_for_log("ready.", timeout=120)
+
+    def __init__(self, env: dict[str, str], log_path: Path, name: str) -> None:
+        command = [
+            *(sys.executable, "-m", "celery", "-A", "brainscan", "worker", "--loglevel=INFO"),
+            *("--concurrency=1", "--pool=prefork", "--without-gossip", "--without-mingle"),
+            *("--without-heartbeat", f"--hostname={name}@%h"),
+        ]
+        super().__init__(command, env, log_path)
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        self.wait_for_log("ready.", timeout=timeout)
+
+
+def worker_process(env: dict[str, str], log_path: Path, name: str) -> WorkerProcess:
+    """A worker started and ready to take tasks."""
+    service = WorkerProcess(env, log_path, name)
+    service.wait_ready()
     return service
 
 

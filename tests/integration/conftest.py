@@ -8,9 +8,6 @@ production worker, pointed at the test database and the test's private storage.
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +15,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.db import connection
+
+from bench.stack import WorkerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED_TESTING = ROOT.parent / "shared" / "datasets" / "brain-tumor-mri" / "Testing"
@@ -36,65 +35,6 @@ def services_available() -> None:
         or not settings.REDIS_URL
     ):
         pytest.fail("integration tests need DB=mysql and REDIS_URL (run them through .ci/run)")
-
-
-class WorkerProcess:
-    """One `celery worker` OS process; stop() is graceful, kill() is SIGKILL."""
-
-    def __init__(self, env: dict[str, str], log_path: Path, name: str) -> None:
-        self.log_path = log_path
-        command = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "brainscan",
-            "worker",
-            "--loglevel=INFO",
-            "--concurrency=1",
-            "--pool=prefork",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            f"--hostname={name}@%h",
-        ]
-        self.log = log_path.open("ab")
-        self.process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def wait_ready(self, timeout: float = 90) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"worker exited early:\n{self.log_text()[-3000:]}")
-            if "ready." in self.log_text():
-                return
-            time.sleep(0.3)
-        raise TimeoutError(f"worker not ready after {timeout}s:\n{self.log_text()[-3000:]}")
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def kill(self) -> None:
-        """SIGKILL the whole process group, as the OOM killer or a power cut would."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self.log.close()
 
 
 @pytest.fixture
