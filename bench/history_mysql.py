@@ -109,6 +109,8 @@ def _prediction(scan, rng: random.Random):
     tumour = 1.0 - probabilities["notumor"]
     return Prediction(
         scan=scan,
+        owner_id=scan.owner_id,  # bulk_create does not call save(), which copies these
+        uploaded_at=scan.uploaded_at,
         status=Prediction.Status.DONE,
         attempts=1,
         created_at=scan.uploaded_at,

@@ -86,6 +86,13 @@ class Prediction(models.Model):
     FINISHED = (Status.DONE, Status.REJECTED, Status.FAILED)
 
     scan = models.OneToOneField(Scan, on_delete=models.CASCADE, related_name="prediction")
+    # Copies of the scan's owner and upload time, which never change once a scan exists:
+    # the history's counts and pages then read one narrow index of this table instead of
+    # joining every scan (filters.py). Filled from the scan by save(); bulk inserts set them.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", editable=False
+    )
+    uploaded_at = models.DateTimeField(editable=False)
     status = models.CharField(
         max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
     )
@@ -125,9 +132,25 @@ class Prediction(models.Model):
 
     class Meta:
         ordering = ("-created_at", "-id")
+        indexes = [
+            # Covers every count of the history (filters.history_counts): grouped by class
+            # and risk, narrowed by status, review and dates, without reading a row.
+            models.Index(
+                fields=["owner", "label", "risk", "status", "review_verdict", "uploaded_at"],
+                name="prediction_history_counts",
+            ),
+            # The history's pages: newest first, ids only (filters.history_page).
+            models.Index(fields=["owner", "uploaded_at", "scan"], name="prediction_owner_recent"),
+        ]
 
     def __str__(self) -> str:
         return f"Prediction {self.pk} ({self.status})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.owner_id is None or self.uploaded_at is None:
+            self.owner_id = self.scan.owner_id
+            self.uploaded_at = self.scan.uploaded_at
+        super().save(*args, **kwargs)
 
     @property
     def is_finished(self) -> bool:

@@ -39,9 +39,10 @@ def clinician_required(view: View) -> View:
 @clinician_required
 def dashboard(request: AuthenticatedRequest) -> HttpResponse:
     form = HistoryFilterForm(request.GET)
-    scans = form.apply(services.scans_for_user(request.user).filter(owner=request.user))
-    counts = history_counts(scans)
-    page = history_page(scans, request.GET.get("page"), counts["total"], PAGE_SIZE)
+    predictions = form.apply_to_predictions(Prediction.objects.filter(owner=request.user))
+    counts = history_counts(predictions)
+    scans = services.scans_for_user(request.user).filter(owner=request.user)
+    page = history_page(predictions, scans, request.GET.get("page"), counts["total"], PAGE_SIZE)
     filters = request.GET.copy()
     filters.pop("page", None)
     context = {"page": page, "form": form, "counts": counts, "filters": filters.urlencode()}
