@@ -13,7 +13,7 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
+from ml.bench import percentiles
 
 
 def measure(model: Path, files: list[Path], threads: int = 1) -> dict[str, float]:
@@ -37,8 +37,7 @@ def measure(model: Path, files: list[Path], threads: int = 1) -> dict[str, float
         "accepted": accepted,
         "seconds": round(total, 3),
         "per_second": round(len(images) / total, 3),
-        "p50_ms": round(float(np.percentile(times, 50)) * 1000, 1),
-        "p95_ms": round(float(np.percentile(times, 95)) * 1000, 1),
+        **{f"{k}_ms": v for k, v in percentiles(times, scale=1000, digits=1).items()},
         "load_seconds": round(load_seconds, 2),
         "threads": threads,
         "model_version": engine.version,

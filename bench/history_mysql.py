@@ -28,10 +28,9 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-import numpy as np
-
 from bench.machine import busy_training, describe, machine_line
 from bench.stack import ROOT, WebServer, clinician_client, sign_in
+from ml.bench import percentiles
 
 SYNTHETIC = "BENCH-SYNTHETIC"
 RESULTS = ROOT / "bench" / "results"
@@ -140,9 +139,10 @@ def page_times(base_url: str, email: str, password: str, repeats: int) -> dict[s
             begin = time.perf_counter()
             client.get(path).raise_for_status()
             times.append((time.perf_counter() - begin) * 1000)
+        summary = percentiles(times, digits=1)
         results[name] = {
-            "p50_ms": round(float(np.percentile(times, 50)), 1),
-            "p95_ms": round(float(np.percentile(times, 95)), 1),
+            "p50_ms": summary["p50"],
+            "p95_ms": summary["p95"],
             "max_ms": round(max(times), 1),
         }
     return results

@@ -38,11 +38,17 @@ def pick_slices(data: Path, n: int) -> list[Path]:
     return [files[i] for i in np.linspace(0, len(files) - 1, n).round().astype(int)]
 
 
-def _ms(values: list[float]) -> dict[str, float]:
-    return {
-        "p50": round(float(np.percentile(values, 50)), 2),
-        "p95": round(float(np.percentile(values, 95)), 2),
-    }
+def percentiles(
+    values: list[float], points: tuple[int, ...] = (50, 95), *, scale: float = 1.0, digits: int = 2
+) -> dict[str, float]:
+    """{"p50": ..., "p95": ...} of `values` times `scale`, rounded; {} when there are none.
+
+    Shared by every benchmark here and in bench/ so their summaries read alike.
+    """
+    if len(values) == 0:
+        return {}
+    array = np.asarray(values, dtype=float) * scale
+    return {f"p{point}": round(float(np.percentile(array, point)), digits) for point in points}
 
 
 def _peak_rss_mb() -> float:
@@ -77,8 +83,8 @@ def worker(model: Path, data: Path, n: int, threads: int, precision: str = "floa
         "n": n,
         "load_s": round(load_s, 2),
         "accepted": sum(a.accepted for a in explained),
-        "analyze_ms": _ms([a.timings_ms["total"] for a in plain]),
-        "analyze_gradcam_ms": _ms([a.timings_ms["total"] for a in explained]),
+        "analyze_ms": percentiles([a.timings_ms["total"] for a in plain]),
+        "analyze_gradcam_ms": percentiles([a.timings_ms["total"] for a in explained]),
         "stage_p50_ms": {
             s: round(float(np.median([a.timings_ms[s] for a in explained])), 2) for s in STAGES
         },
@@ -102,8 +108,8 @@ def _model_call_comparison(engine, blobs: list[bytes]) -> dict:
     per_call = _timed(lambda x: model.predict(x, verbose=0), batches)
     compiled_p50, predict_p50 = np.median(compiled), np.median(per_call)
     return {
-        "compiled_ms": _ms(compiled),
-        "model_predict_ms": _ms(per_call),
+        "compiled_ms": percentiles(compiled),
+        "model_predict_ms": percentiles(per_call),
         "speedup_p50": round(float(predict_p50 / compiled_p50), 1),
     }
 

@@ -54,3 +54,13 @@ def test_agreement_compares_only_slices_both_precisions_accepted():
         "max_abs_probability_difference": 0.2,
         "same_label": 0.5,
     }
+
+
+def test_percentiles_scale_round_and_handle_no_values():
+    from ml.bench import percentiles
+
+    assert percentiles([0.001, 0.002, 0.003, 0.004], (50, 100), scale=1000, digits=1) == {
+        "p50": 2.5,
+        "p100": 4.0,
+    }
+    assert percentiles([]) == {}
