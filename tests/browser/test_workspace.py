@@ -227,6 +227,9 @@ def test_clinician_workspace_end_to_end(live_server, browser, queue, images, mod
     sign_in(page, url, CLINICIAN)
     expect(page.get_by_role("heading", name="Your scans")).to_be_visible()
     page.get_by_role("link", name="Upload", exact=True).click()
+    # Files set before the deferred upload.js has run would fire "change" with no listener.
+    expect(page.get_by_role("heading", name="Upload MRI slices")).to_be_visible()
+    page.wait_for_load_state()
     page.set_input_files("#id_images", [str(p) for p in images])
     expect(page.locator(".file-item")).to_have_count(3)
     expect(page.locator(".file-item .thumb img")).to_have_count(3)
@@ -255,6 +258,7 @@ def test_clinician_workspace_end_to_end(live_server, browser, queue, images, mod
     photo = Scan.objects.get(prediction__status=Prediction.Status.REJECTED)
     page.get_by_role("link", name=f"Scan {glioma.pk}", exact=True).click()
     expect(page.get_by_text("Most likely class: Glioma")).to_be_visible()
+    page.wait_for_load_state()  # the deferred dom.js and result.js have run
     overlay = page.locator("#overlay-layer")
     expect(overlay).to_be_visible()
     page.wait_for_function("() => document.getElementById('overlay-layer').complete")
