@@ -7,20 +7,24 @@ killed mid-task, and a scan that kills its worker process every time it is analy
 
 The slow scan is real, not a test switch in the code: a 3000x3000 slice takes the tiny model
 seconds to analyse (Grad-CAM overlay at full size), a window wide enough to strike in.
-Redis faults go through a loopback proxy (tests/integration/outage.py), so the shared Redis
-server is never stopped; its "restart" empties only this run's database number.
+The Redis faults are real too: such a test starts its own `redis-server` on a loopback port
+(tests/integration/redis_server.py; nothing on disk, so a restart loses every message), points
+the worker, beat, gunicorn and the in-process Django side at it, and stops it with SIGTERM or
+SIGKILL, starts an empty one on the same port, or freezes it with SIGSTOP (connections are
+accepted by the kernel, nothing is answered) and continues it with SIGCONT. The shared Redis
+server is never stopped or frozen.
 """
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
 import psutil
 import pytest
-import redis
-from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.urls import reverse
@@ -32,7 +36,7 @@ from bench.stack import WebServer, beat_process, clinician_client, sign_in
 from bench.stack import upload as http_upload
 from predictions.models import Prediction, Scan
 from tests.integration.conftest import wait_for
-from tests.integration.outage import RedisOutage
+from tests.integration.redis_server import RedisServer
 
 pytestmark = pytest.mark.integration
 
@@ -48,12 +52,34 @@ def tiny_model(tmp_path_factory) -> Path:
     return write_tiny_artifacts(tmp_path_factory.mktemp("model"))
 
 
+def _drop_broker_connections() -> None:
+    """Make the in-process Celery app connect afresh, to the broker now in settings.
+
+    The app reads CELERY_BROKER_URL from the settings on each use, but keeps its connection and
+    producer pools; Celery itself drops them the same way after a fork.
+    """
+    from brainscan.celery import app
+
+    if app._pool is not None:
+        app._pool.force_close_all()
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
 @pytest.fixture
-def outage(services_available) -> RedisOutage:
-    proxy = RedisOutage(settings.REDIS_URL)
-    proxy.restore()
-    yield proxy
-    proxy.close()
+def redis_server(services_available, settings, tmp_path) -> Iterator[RedisServer]:
+    """This test's own redis-server, the broker and cache of everything the test runs.
+
+    Processes get its URL as REDIS_URL in their environment; the in-process side (the test
+    client's uploads, the cache) through the settings, restored after the test.
+    """
+    server = RedisServer(tmp_path / "redis")
+    settings.REDIS_URL = settings.CELERY_BROKER_URL = server.url
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": server.url}}
+    _drop_broker_connections()
+    yield server
+    _drop_broker_connections()
+    server.stop()
 
 
 @pytest.fixture
@@ -120,6 +146,13 @@ def assert_each_done_once(predictions: list[Prediction], private_root: Path) -> 
     assert not Prediction.objects.filter(status=Status.RUNNING).exists()
 
 
+def queued_scans(server: RedisServer) -> int:
+    """run_prediction messages waiting in the server's queue (beat's sweeps wait there too)."""
+    messages = server.client().lrange("celery", 0, -1)
+    tasks = [json.loads(message)["headers"]["task"] for message in messages]
+    return tasks.count("predictions.tasks.run_prediction")
+
+
 def wait_until_stale(prediction: Prediction) -> None:
     started = fresh(prediction).started_at
     assert started is not None
@@ -149,59 +182,68 @@ def test_worker_killed_mid_analysis_then_a_new_worker_finishes_every_scan_once(
 
 
 def test_queue_lost_while_no_worker_runs_is_rebuilt_by_the_next_worker(
-    clinician_client, flush_queue, start_worker, tiny_model, private_root
+    clinician_client, redis_server, start_worker, tiny_model, private_root
 ):
     predictions = upload(clinician_client, *small_slices(3))
-    broker = redis.Redis.from_url(settings.REDIS_URL)
-    assert broker.llen("celery") == 3
-    broker.flushdb()  # Redis restarted with nothing on disk: the messages are gone
+    assert redis_server.client().llen("celery") == 3
+    redis_server.stop()  # SIGTERM; it keeps nothing on disk
+    redis_server.start()
+    assert redis_server.client().llen("celery") == 0  # the restart lost the messages
 
-    start_worker(model_path=tiny_model, PREDICTION_REQUEUE_PENDING_AFTER_SECONDS="0")
+    start_worker(
+        model_path=tiny_model,
+        REDIS_URL=redis_server.url,
+        PREDICTION_REQUEUE_PENDING_AFTER_SECONDS="0",
+    )
     wait_for(lambda: all_finished(predictions), timeout=60)
 
     assert_each_done_once(predictions, private_root)
     assert [fresh(p).attempts for p in predictions] == [1, 1, 1]
 
 
+@pytest.mark.parametrize("stop", ["stop", "kill"], ids=["SIGTERM", "SIGKILL"])
 def test_redis_restart_while_scans_are_queued_loses_nothing(
-    clinician_client, flush_queue, start_worker, start_beat, outage, tiny_model, private_root
+    stop, clinician_client, redis_server, start_worker, start_beat, tiny_model, private_root
 ):
-    env = {"REDIS_URL": outage.url, "PREDICTION_REQUEUE_PENDING_AFTER_SECONDS": "1"}
+    env = {"REDIS_URL": redis_server.url, "PREDICTION_REQUEUE_PENDING_AFTER_SECONDS": "1"}
     worker = start_worker(model_path=tiny_model, PREDICTION_STALE_AFTER_SECONDS="60", **env)
-    start_beat(**env)
+    beat = start_beat(**env)
     slow, *queued = upload(clinician_client, ("big.png", slow_slice()), *small_slices(3))
     wait_for(lambda: is_analysing(slow, worker), timeout=60, interval=0.05)
+    assert queued_scans(redis_server) == 3
 
-    outage.cut()  # Redis stops, and comes back with nothing: it keeps nothing on disk
-    broker = redis.Redis.from_url(settings.REDIS_URL)
-    broker.flushdb()
-    assert broker.llen("celery") == 0  # the three queued messages are gone
-    outage.restore()
+    getattr(redis_server, stop)()  # shut down cleanly, or crash; it keeps nothing on disk
+    redis_server.start()  # an empty server on the same port
+    assert queued_scans(redis_server) == 0  # the three queued messages are gone
 
     wait_for(lambda: all_finished([slow, *queued]), timeout=60)
+    assert "Connection to broker lost" in worker.log_text()
+    assert "recovery sweep queued 3 of 3" in worker.log_text()
+    assert beat.process.poll() is None
     assert_each_done_once([slow, *queued], private_root)
     assert [fresh(p).attempts for p in [slow, *queued]] == [1, 1, 1, 1]
 
 
 @pytest.fixture
-def web(worker_env, outage, tmp_path):
-    server = WebServer(dict(worker_env, REDIS_URL=outage.url), tmp_path / "web.log", workers=1)
+def web(worker_env, redis_server, tmp_path):
+    env = dict(worker_env, REDIS_URL=redis_server.url)
+    server = WebServer(env, tmp_path / "web.log", workers=1)
     server.wait_ready()
     yield server
     server.stop()
 
 
 def test_uploads_and_sign_in_while_redis_is_down_or_hung_work_then_scans_finish(
-    clinician, flush_queue, start_worker, start_beat, outage, web, tiny_model, private_root
+    clinician, redis_server, start_worker, start_beat, web, tiny_model, private_root
 ):
-    env = {"REDIS_URL": outage.url, "PREDICTION_REQUEUE_PENDING_AFTER_SECONDS": "1"}
+    env = {"REDIS_URL": redis_server.url, "PREDICTION_REQUEUE_PENDING_AFTER_SECONDS": "1"}
     start_worker(model_path=tiny_model, **env)
     start_beat(**env)
     client = clinician_client(web.base_url)
     sign_in(client, clinician.email, PASSWORD)
     slices = small_slices(4)
 
-    outage.cut()  # Redis down: connection refused
+    redis_server.stop()  # Redis down (SIGTERM): connections refused
     started = time.monotonic()
     down = http_upload(client, slices[:3])
     refused_seconds = time.monotonic() - started
@@ -213,7 +255,11 @@ def test_uploads_and_sign_in_while_redis_is_down_or_hung_work_then_scans_finish(
     )
     late = clinician_client(web.base_url)
     sign_in(late, clinician.email, PASSWORD)  # rate-limit counters are in Redis: not a 500
-    outage.hang()  # Redis up but answering nothing
+    # Redis back on its port and frozen at once (SIGSTOP a few ms after it first answers, far
+    # too short for a sweep to queue and a worker to take a scan): the kernel accepts
+    # connections, nothing answers.
+    redis_server.start()
+    redis_server.freeze()
     started = time.monotonic()
     hung = http_upload(client, slices[3:])
     hung_seconds = time.monotonic() - started
@@ -223,7 +269,7 @@ def test_uploads_and_sign_in_while_redis_is_down_or_hung_work_then_scans_finish(
     assert hung_seconds < 20
     predictions = [scan.prediction for scan in Scan.objects.order_by("id")]
     assert [fresh(p).status for p in predictions] == [Status.PENDING] * 5
-    outage.restore()
+    redis_server.thaw()  # SIGCONT: it serves its waiting connections; worker and beat reconnect
     wait_for(lambda: all_finished(predictions), timeout=60)
     assert_each_done_once(predictions, private_root)
 
