@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -175,23 +176,21 @@ class Prediction(models.Model):
             status=self.Status.RUNNING, started_at__lt=now - stale_after
         )
         rows = Prediction.objects.filter(claimable, pk=self.pk)
-        exhausted = rows.filter(attempts__gte=max_attempts).update(
-            status=self.Status.FAILED,
-            finished_at=now,
-            error=f"Analysis stopped after {max_attempts} attempts that did not finish.",
-        )
-        if exhausted:
-            self._reload()
-            return False
-        claimed = rows.update(
+        claimed = rows.filter(attempts__lt=max_attempts).update(
             status=self.Status.RUNNING, started_at=now, attempts=F("attempts") + 1
         )
+        if not claimed:  # finished, taken by a live worker, or out of attempts
+            rows.filter(attempts__gte=max_attempts).update(
+                status=self.Status.FAILED,
+                finished_at=now,
+                error=f"Analysis stopped after {max_attempts} attempts that did not finish.",
+            )
         self._reload()
         return claimed == 1
 
     def _reload(self) -> None:
         """Refresh from the row, if it still exists: a clinician may delete a scan mid-analysis."""
-        if Prediction.objects.filter(pk=self.pk).exists():
+        with contextlib.suppress(Prediction.DoesNotExist):
             self.refresh_from_db()
 
     def release(self) -> None:
