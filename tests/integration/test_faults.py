@@ -56,12 +56,16 @@ def _drop_broker_connections() -> None:
     """Make the in-process Celery app connect afresh, to the broker now in settings.
 
     The app reads CELERY_BROKER_URL from the settings on each use, but keeps its connection and
-    producer pools; Celery itself drops them the same way after a fork.
+    producer pools, and kombu keeps every pool in a global registry: closing only the app's
+    pool would leave a closed pool there for the next test's broker ("Acquire on closed
+    pool", every upload then waits for a sweep). So kombu's pools are all closed and
+    forgotten, and the app's references dropped, as both libraries do after a fork.
     """
+    from kombu import pools
+
     from brainscan.celery import app
 
-    if app._pool is not None:
-        app._pool.force_close_all()
+    pools.reset()
     app._pool = None
     app.amqp._producer_pool = None
 
