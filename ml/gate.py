@@ -32,6 +32,7 @@ import numpy as np
 from PIL import Image
 
 from ml.imagestats import image_statistics
+from ml.png import SIGNATURE as PNG_SIGNATURE
 
 REASON_PREFIX = "This does not look like a brain MRI slice: "
 
@@ -77,6 +78,8 @@ def colour_preview(data: bytes) -> np.ndarray | None:
     OpenCV decodes JPEGs at 1/4 scale for almost nothing; Pillow covers other formats.
     None if neither can read the bytes (the grayscale decoder has the final word on that).
     """
+    if is_gray_png(data):
+        return None  # a gray PNG (how the platform stores gray slices) holds no colour
     bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_REDUCED_COLOR_4)
     if bgr is not None:
         return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
@@ -87,6 +90,16 @@ def colour_preview(data: bytes) -> np.ndarray | None:
             return np.asarray(img.convert("RGB"))
     except Exception:  # noqa: BLE001 - any failure just means "no colour information"
         return None
+
+
+def is_gray_png(data: bytes) -> bool:
+    """A PNG whose header says gray or gray + alpha (colour type 0 or 4): no decode needed."""
+    return (
+        data[:8] == PNG_SIGNATURE
+        and data[12:16] == b"IHDR"
+        and len(data) > 25
+        and data[25] in (0, 4)
+    )
 
 
 def shrink_preview(rgb: np.ndarray) -> np.ndarray:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ml.png import encode_png
 from predictions import dicom
 
 # Formats a clinician may upload, with the content type we store for them.
@@ -148,9 +149,22 @@ def without_metadata(image: Image.Image) -> tuple[bytes, tuple[int, int]]:
         upright = Image.fromarray(scaled.astype(np.uint16))
     elif upright.mode not in PNG_MODES:
         upright = upright.convert("RGB")
+    if upright.mode in ("L", "RGB"):  # nearly every slice: ml.png writes these ~4x faster
+        pixels = np.asarray(upright)
+        if pixels.ndim == 3 and _same_channels(pixels):
+            pixels = pixels[..., 0]  # gray stored as colour (most JPEG slices): nothing is lost
+        return encode_png(pixels), upright.size
     buffer = io.BytesIO()
     upright.save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue(), upright.size
+
+
+def _same_channels(rgb: np.ndarray) -> bool:
+    """Whether red, green and blue are equal in every pixel: then one channel is the image,
+    and a gray PNG of it decodes to the same slice for the model (and about twice as fast)."""
+    return bool(
+        np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2])
+    )
 
 
 def _decode(data: bytes, max_pixels: int) -> tuple[Image.Image, str]:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 
@@ -10,6 +12,7 @@ from ml.gate import (
     StatisticsCheck,
     colour_preview,
     coloured_share,
+    is_gray_png,
     plain_checks,
 )
 from ml.inference import Engine
@@ -76,6 +79,22 @@ def test_colour_preview_keeps_the_colour_of_encoded_images():
     assert preview[..., 2].mean() > 150
     assert preview[..., 0].mean() < 50
     assert colour_preview(b"not an image") is None
+
+
+def test_gray_pngs_are_known_gray_from_their_header():
+    from PIL import Image
+
+    from ml.png import encode_png
+
+    gray = mri_like(64)
+    with_alpha = io.BytesIO()
+    Image.fromarray(np.stack([gray, gray], axis=2), "LA").save(with_alpha, format="PNG")
+    for data in (encode_png(gray), with_alpha.getvalue()):
+        assert is_gray_png(data)
+        assert colour_preview(data) is None
+    rgb = np.stack([gray] * 3, axis=2)
+    for data in (encode_png(rgb), encode(rgb), encode_png(gray)[:20], b""):
+        assert not is_gray_png(data)
 
 
 def _gate_stats(rng: np.random.Generator) -> GateStats:

@@ -83,3 +83,28 @@ def test_cmyk_and_float_images_are_stored_as_png():
     for data in (cmyk.getvalue(), floats.getvalue()):
         stored = validate_upload(data, **LIMITS)
         assert Image.open(io.BytesIO(stored.data)).format == "PNG"
+
+
+def _stored(image: Image.Image, fmt: str) -> tuple[np.ndarray, Image.Image]:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt)
+    stored = validate_upload(buffer.getvalue(), **LIMITS)
+    return np.asarray(image), Image.open(io.BytesIO(stored.data))
+
+
+def test_gray_stored_as_colour_is_kept_as_gray_without_losing_a_value():
+    gray = mri_like(64)
+    original, reopened = _stored(Image.fromarray(np.stack([gray] * 3, axis=2)), "PNG")
+
+    assert reopened.mode == "L"
+    assert np.array_equal(np.asarray(reopened), original[..., 0])
+    assert np.array_equal(np.asarray(reopened.convert("RGB")), original)
+
+
+def test_colour_and_gray_images_keep_every_pixel():
+    gray = mri_like(64)
+    colour = np.stack([gray, gray, 255 - gray], axis=2)  # one channel differs
+    for image in (Image.fromarray(colour), Image.fromarray(gray)):
+        original, reopened = _stored(image, "TIFF")
+        assert reopened.mode == image.mode
+        assert np.array_equal(np.asarray(reopened), original)
