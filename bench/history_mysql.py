@@ -29,7 +29,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from bench.machine import busy_training, describe, machine_line
-from bench.stack import ROOT, WebServer, clinician_client, sign_in
+from bench.stack import ROOT, WebServer, clinician_client, forget_sign_in_attempts, sign_in
 from ml.bench import percentiles
 
 SYNTHETIC = "BENCH-SYNTHETIC"
@@ -258,6 +258,7 @@ def run(args: argparse.Namespace) -> dict:
         env=env,
         check=True,
     )
+    forget_sign_in_attempts()
     big, big_password = clinician_with_password("bench-history-large@bench.invalid")
     small, _ = clinician_with_password("bench-history-small@bench.invalid")
     added = seed(big, args.rows) + seed(small, args.small)

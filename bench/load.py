@@ -23,6 +23,7 @@ production-profile environment already exported:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -44,6 +45,7 @@ from bench.stack import (
     WebServer,
     clinician_client,
     csrf_token,
+    forget_sign_in_attempts,
     sign_in,
     upload_file,
     worker_process,
@@ -247,6 +249,34 @@ def warm_up(sessions: list[tuple], workers: list[Service], path: Path) -> None:
     raise RuntimeError("a worker did not load the model during warm-up")
 
 
+def cpu_seconds(web: Service, workers: list[Service]) -> dict[str, float]:
+    """CPU time (user + system) used so far by each part of the stack, children included:
+    where the CPU goes per scan tells what limits throughput on a machine with few cores."""
+    import psutil
+
+    def tree(pids: list[int]) -> float:
+        total = 0.0
+        for pid in pids:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process = psutil.Process(pid)
+                for member in [process, *process.children(recursive=True)]:
+                    with contextlib.suppress(psutil.NoSuchProcess):
+                        times = member.cpu_times()
+                        total += times.user + times.system
+        return total
+
+    def named(*names: str) -> list[int]:
+        return [p.pid for p in psutil.process_iter(["name"]) if p.info["name"] in names]
+
+    return {
+        "web (gunicorn)": tree([web.process.pid]),
+        "workers (celery)": tree([w.process.pid for w in workers]),
+        "database (MariaDB)": tree(named("mariadbd", "mysqld")),
+        "broker (Redis)": tree(named("redis-server")),
+        "load generator": sum(psutil.Process().cpu_times()[:2]),  # this process: user + system
+    }
+
+
 def queue_is_empty() -> bool:
     import redis
     from django.conf import settings
@@ -277,6 +307,16 @@ def markdown(result: dict) -> str:
             f"| {config['ratio_to_raw_engine']:.0%} | {config['ratio_per_worker']:.0%} "
             f"| {config['errors']} | {config['rejected_by_gate']} |"
         )
+    for config in result["configs"]:
+        cpu = config.get("cpu_ms_per_scan")
+        if cpu:
+            total = sum(cpu.values())
+            parts = ", ".join(f"{part} {ms:.1f}" for part, ms in cpu.items())
+            lines.append(
+                f"\nCPU per scan with {config['workers']} worker(s), ms: {parts}; total {total:.1f}"
+                f" (the raw engine: {1000 / raw['per_second']:.1f}); {result['machine']['nproc']}"
+                f" cores allow at most {result['machine']['nproc'] * 1000 / total:.0f} scans/s."
+            )
     return "\n".join(lines)
 
 
@@ -324,6 +364,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
     django.setup()
     if not queue_is_empty():
         raise SystemExit("the Redis queue is not empty: use a Redis database of its own")
+    forget_sign_in_attempts()
     accounts = make_clinicians(args.clients)
     web = WebServer(env, workdir / "web.log", workers=args.web_workers)
     configs = []
@@ -331,7 +372,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
         web.wait_ready()
         sessions = signed_in_sessions(web.base_url, accounts)
         for count in args.workers:
-            configs.append(_one_config(env, workdir, sessions, slices, count, raw))
+            configs.append(_one_config(env, workdir, web, sessions, slices, count, raw))
     finally:
         web.stop()
     return {
@@ -344,15 +385,24 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
     }
 
 
-def _one_config(env, workdir: Path, sessions, slices: list[Path], count: int, raw: dict) -> dict:
+def _one_config(
+    env, workdir: Path, web: Service, sessions, slices: list[Path], count: int, raw: dict
+) -> dict:
     workers = [
         worker_process(env, workdir / f"worker-{count}-{n}.log", f"bench{count}-{n}")
         for n in range(count)
     ]
     try:
         warm_up(sessions, workers, slices[0])
+        before = cpu_seconds(web, workers)
         samples, begin = run_load(sessions, slices)
-        return summarize(samples, begin, count, raw)
+        after = cpu_seconds(web, workers)
+        result = summarize(samples, begin, count, raw)
+        result["cpu_ms_per_scan"] = {
+            part: round((after[part] - before[part]) * 1000 / max(len(samples), 1), 2)
+            for part in after
+        }
+        return result
     finally:
         for worker in workers:
             worker.stop()
