@@ -188,14 +188,21 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30
 # Redis redelivers an unacknowledged message after this; it must exceed the longest task.
 # The socket timeouts and the short publish retry bound how long an upload waits for a broker
-# that is down or hung (about 10 s at worst): its rows stay PENDING and the recovery sweep
-# queues them once Redis is back (predictions.services.enqueue_predictions).
+# that is down or hung (15 s at worst, measured: a publish on a pooled connection waits out
+# socket_timeout, then the one retry reconnects twice, each handshake waiting it out too): its
+# rows stay PENDING and the recovery sweep queues them once Redis is back
+# (predictions.services.enqueue_predictions).
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": CELERY_TASK_TIME_LIMIT * 3,
     "socket_connect_timeout": 2,
     "socket_timeout": 5,
 }
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
+# kombu's Redis transport, except that an ack Redis never answered (hung or dropped mid-ack)
+# still frees the worker's prefetch slot: with kombu's own, such a worker stops taking tasks
+# for good (brainscan/broker.py). rediss:// keeps kombu's transport, which sets up its TLS.
+if CELERY_BROKER_URL.startswith("redis://"):
+    CELERY_BROKER_TRANSPORT = "brainscan.broker:Transport"
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": 1,
     "interval_start": 0,
