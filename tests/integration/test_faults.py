@@ -2,8 +2,10 @@
 
 Real `celery worker` (and `celery beat`, gunicorn) processes on MySQL/MariaDB + Redis, with
 faults injected from the test: SIGKILL of a worker mid-analysis, a Redis restart that loses
-every queued message, Redis down or hung during uploads, the worker's database connection
-killed mid-task, and a scan that kills its worker process every time it is analysed.
+every queued message, Redis down or hung during uploads, Redis hung under established
+connections (a worker acking, one idle, beat, gunicorn's pools), the worker's database
+connection killed mid-task, and a scan that kills its worker process every time it is
+analysed.
 
 The slow scan is real, not a test switch in the code: a 3000x3000 slice takes the tiny model
 seconds to analyse (Grad-CAM overlay at full size), a window wide enough to strike in.
@@ -276,6 +278,100 @@ def test_uploads_and_sign_in_while_redis_is_down_or_hung_work_then_scans_finish(
     redis_server.thaw()  # SIGCONT: it serves its waiting connections; worker and beat reconnect
     wait_for(lambda: all_finished(predictions), timeout=60)
     assert_each_done_once(predictions, private_root)
+
+
+# Redis frozen for longer than every socket timeout in the settings (cache 1 s, broker 5 s).
+FREEZE = 15
+# An upload while Redis hangs under established connections: the publish on the pooled
+# connection waits out the broker socket timeout (5 s), then kombu's one publish retry tries
+# to reconnect twice, each handshake waiting it out again: 15 s measured; 5 s to spare.
+HUNG_UPLOAD_SECONDS = 20
+
+
+def tasks_received_since(worker, offset: int) -> int:
+    lines = worker.log_text()[offset:].splitlines()
+    return sum("run_prediction[" in line and line.endswith("received") for line in lines)
+
+
+@pytest.mark.parametrize("recover", ["thaw", "replace"], ids=["thawed", "killed-and-replaced"])
+def test_redis_hung_under_established_connections_then_every_scan_finishes_once(
+    recover, clinician, redis_server, start_worker, start_beat, web, tiny_model, private_root
+):
+    """Redis freezes while every connection is established and in use, then comes back.
+
+    Two workers (one mid-analysis, whose ack falls in the freeze; one idle in its BRPOP),
+    beat, and gunicorn with pooled broker and cache connections. Redis stays frozen FREEZE
+    seconds while uploads are answered, then is continued (SIGCONT) or, a hung server
+    replaced, killed while frozen and started empty on the same port.
+    """
+    from ml.testing import mri_like_png
+
+    env = {"REDIS_URL": redis_server.url, "PREDICTION_REQUEUE_PENDING_AFTER_SECONDS": "1"}
+    workers = [start_worker(model_path=tiny_model, name=f"w{i}", **env) for i in range(2)]
+    beat = start_beat(**env)
+    client = clinician_client(web.base_url)
+    sign_in(client, clinician.email, PASSWORD)
+    _token, key = ApiToken.issue(clinician, "fault test")
+
+    def api_upload(seed: int):
+        image = ("api.png", mri_like_png(96, seed), "image/png")
+        return client.post(
+            "/api/analyze", headers={"Authorization": f"Token {key}"}, files={"image": image}
+        )
+
+    def new_predictions(before: set[int]) -> list[Prediction]:
+        return [s.prediction for s in Scan.objects.exclude(pk__in=before).order_by("id")]
+
+    # Warm up: every process has its broker connection (gunicorn its cache one too) in use.
+    assert http_upload(client, small_slices(4)).status_code == 302
+    assert api_upload(50).status_code == 202
+    warm = new_predictions(set())
+    wait_for(lambda: all_finished(warm), timeout=60)
+
+    before = set(Scan.objects.values_list("pk", flat=True))
+    assert http_upload(client, [("big.png", slow_slice())]).status_code == 302
+    (slow,) = new_predictions(before)
+    wait_for(lambda: fresh(slow).status == Status.RUNNING, timeout=60, interval=0.02)
+
+    before = set(Scan.objects.values_list("pk", flat=True))
+    redis_server.freeze()
+    frozen_at = started = time.monotonic()
+    form = http_upload(client, [(f"f{seed}.png", mri_like_png(96, seed)) for seed in (60, 61)])
+    form_seconds = time.monotonic() - started
+    started = time.monotonic()
+    api = api_upload(62)
+    api_seconds = time.monotonic() - started
+    during = new_predictions(before)
+    time.sleep(max(0.0, FREEZE - (time.monotonic() - frozen_at)))
+    # The slow scan was stored during the freeze; its worker's ack could not reach Redis.
+    assert fresh(slow).status == Status.DONE
+    assert "Couldn't ack" in "".join(w.log_text() for w in workers)
+    offsets = [len(w.log_text()) for w in workers]
+    if recover == "thaw":
+        redis_server.thaw()  # SIGCONT: it answers every connection that waited
+    else:
+        redis_server.kill()  # SIGKILL while frozen: the kernel resets its clients' sockets
+        redis_server.start()  # an empty server on the same port
+
+    assert (form.status_code, api.status_code) == (302, 202)
+    assert form_seconds < HUNG_UPLOAD_SECONDS, form_seconds
+    assert api_seconds < HUNG_UPLOAD_SECONDS, api_seconds
+    assert [fresh(p).status for p in during] == [Status.PENDING] * 3
+    everything = [*warm, slow, *during]
+    wait_for(lambda: all_finished(everything), timeout=60)
+
+    # Both workers consume again: two slow scans queued at once are analysed one by each
+    # (a worker holds one message at a time).
+    before = set(Scan.objects.values_list("pk", flat=True))
+    assert http_upload(client, [("b8.png", slow_slice(8)), ("b9.png", slow_slice(9))]).is_redirect
+    probes = new_predictions(before)
+    wait_for(lambda: all_finished(probes), timeout=60)
+    for worker, offset in zip(workers, offsets, strict=True):
+        assert worker.process.poll() is None
+        assert tasks_received_since(worker, offset) >= 1, worker.log_text()[-3000:]
+    assert beat.process.poll() is None
+    assert_each_done_once([*everything, *probes], private_root)
+    print(f"{recover}: form upload {form_seconds:.1f} s, API upload {api_seconds:.1f} s")
 
 
 def kill_worker_connections() -> int:
