@@ -65,7 +65,6 @@ class Sample:
 
     started: float  # epoch seconds, before the upload request
     scan_id: int | None = None
-    seen_finished: float | None = None
     error: str = ""
 
 
@@ -175,8 +174,8 @@ def _wait_for_batch(client, batch: str, samples: list[Sample]) -> None:
         if response.status_code != 200:
             continue
         for scan in response.json()["scans"]:
-            if scan["finished"] and scan["id"] in waiting:
-                waiting.pop(scan["id"]).seen_finished = time.time()
+            if scan["finished"]:
+                waiting.pop(scan["id"], None)
     for sample in waiting.values():
         sample.error = "no result in time"
 

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 
@@ -47,15 +48,21 @@ class Service:
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def wait_for_log(self, marker: str, timeout: float = 90) -> None:
+    def wait_until(
+        self, ready: Callable[[], bool], what: str, timeout: float, interval: float = 0.3
+    ) -> None:
+        """Poll `ready()` until it holds; fail with the log if the process exits or time runs out."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"process exited early:\n{self.log_text()[-3000:]}")
-            if marker in self.log_text():
+            if ready():
                 return
-            time.sleep(0.3)
-        raise TimeoutError(f"{marker!r} not logged after {timeout}s:\n{self.log_text()[-3000:]}")
+            time.sleep(interval)
+        raise TimeoutError(f"{what} after {timeout}s:\n{self.log_text()[-3000:]}")
+
+    def wait_for_log(self, marker: str, timeout: float = 90) -> None:
+        self.wait_until(lambda: marker in self.log_text(), f"{marker!r} not logged", timeout)
 
     def kill(self) -> None:
         """SIGKILL the whole process group, as the OOM killer or a power cut would."""
@@ -93,18 +100,14 @@ class WebServer(Service):
         super().__init__(command, env, log_path)
 
     def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited early:\n{self.log_text()[-3000:]}")
-            try:
-                with clinician_client(self.base_url) as client:
-                    if client.get("/accounts/login/").status_code == 200:
-                        return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.3)
-        raise TimeoutError(f"gunicorn not ready after {timeout}s:\n{self.log_text()[-3000:]}")
+        self.wait_until(self._answers, "gunicorn not ready", timeout)
+
+    def _answers(self) -> bool:
+        try:
+            with clinician_client(self.base_url) as client:
+                return client.get("/accounts/login/").status_code == 200
+        except httpx.TransportError:
+            return False
 
 
 def beat_process(env: dict[str, str], log_path: Path) -> Service:
