@@ -74,8 +74,11 @@ train: install
 	$(BIN)/python -m ml.gate fit --model ml/artifacts/brainscan.keras --data $(DATA)
 	$(BIN)/python -m ml.gate evaluate --model ml/artifacts/brainscan.keras --data $(DATA)
 
+# The official test split with figures and the card's test metrics, then every source apart
+# (Kaggle test, leak-free, IXI test people, BraTS/TCGA), robustness and Grad-CAM scores.
 evaluate: install
 	$(BIN)/python -m ml.evaluate --model ml/artifacts/brainscan.keras --data $(DATA)
+	$(BIN)/python -m ml.evaluate_sources --model ml/artifacts/brainscan.keras --data $(DATA) --update-card
 
 bench-ml: install
 	$(BIN)/python -m ml.bench --data $(DATA)

@@ -9,6 +9,7 @@ from django.urls import reverse
 from rest_framework.request import Request
 
 from predictions.models import Prediction, Scan
+from predictions.results import UNFAMILIAR_NOTE
 
 
 def scan_result(scan: Scan, request: Request) -> dict[str, Any]:
@@ -26,6 +27,9 @@ def scan_result(scan: Scan, request: Request) -> dict[str, Any]:
         "tumour_probability": prediction.tumour_probability,
         "risk": prediction.risk or None,
         "gate": {"accepted": prediction.gate_accepted, "score": prediction.gate_score},
+        "unfamiliar": prediction.unfamiliar if done else None,
+        "reliability_note": UNFAMILIAR_NOTE if done and prediction.unfamiliar else None,
+        "heatmap_class": (prediction.heatmap_class or None) if done else None,
         "error": prediction.error or None,
         "model_version": prediction.model_version or None,
         "case_reference": scan.case_reference,

@@ -84,6 +84,17 @@ SCAN_RESULT = {
                 "score": _nullable({"type": "number"}),
             },
         },
+        "unfamiliar": _nullable(
+            {
+                "type": "boolean",
+                "description": "True when the scan is farther from the validated images than "
+                "the gate's lower limit: the result is less reliable.",
+            }
+        ),
+        "reliability_note": _nullable({"type": "string"}),
+        "heatmap_class": _nullable(
+            {"type": "string", "description": "The tumour class whose evidence the heatmap shows."}
+        ),
         "error": _nullable(
             {"type": "string", "description": "Why the scan was rejected or failed."}
         ),

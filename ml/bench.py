@@ -101,7 +101,8 @@ def _model_call_comparison(engine, blobs: list[bytes]) -> dict:
     from ml.preprocess import prepare
 
     size = engine.card.input_size
-    batches = [prepare(decode_image(b), size).tensor[np.newaxis] for b in blobs]
+    method = engine.card.preprocessing_method
+    batches = [prepare(decode_image(b), size, method).tensor[np.newaxis] for b in blobs]
     compiled = _timed(engine.served.forward, batches)
     model = engine.served.model
     model.predict(batches[0], verbose=0)  # first call builds the predict function

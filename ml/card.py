@@ -44,6 +44,11 @@ class ModelCard:
     def normal_index(self) -> int:
         return self.class_names.index(self.normal_class)
 
+    @property
+    def preprocessing_method(self) -> str:
+        """The ml.preprocess method the model was trained with (cards before 2.0: crop-v1)."""
+        return str(self.extra.get("preprocessing_method", "crop-v1"))
+
 
 _REQUIRED = (
     "version",

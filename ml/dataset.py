@@ -17,12 +17,12 @@ import numpy as np
 
 from ml import CLASS_NAMES
 from ml.imageio import decode_image
-from ml.preprocess import prepare_uint8
+from ml.preprocess import METHOD_V1, finish_uint8, head_crop
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 SPLITS = ("Training", "Testing")
 # Bump when preprocess.py changes behaviour, so stale caches are not reused.
-PREPROCESS_VERSION = "crop-otsu-half-v1"
+PREPROCESS_VERSION = "crop-otsu-half-v2"
 DEFAULT_CACHE_DIR = Path(__file__).resolve().parent.parent / "var" / "cache"
 
 
@@ -61,16 +61,35 @@ def parallel_map(fn: Callable, items: Iterable, *, processes: int = 2) -> Iterat
         yield from pool.imap(fn, items, chunksize=32)
 
 
-def _prepare_file(args: tuple[str, int]) -> np.ndarray:
+def _prepare_file(args: tuple[str, int, str]) -> np.ndarray:
+    path, size, method = args
+    crop, crop_mask, _, _ = head_crop(decode_image(Path(path).read_bytes()), size)
+    return finish_uint8(crop, crop_mask, method)
+
+
+def _crop_file(args: tuple[str, int]) -> np.ndarray:
+    """(2, size, size) uint8: the resized head crop and its mask (0/1)."""
     path, size = args
-    return prepare_uint8(decode_image(Path(path).read_bytes()), size)[0]
+    crop, crop_mask, _, _ = head_crop(decode_image(Path(path).read_bytes()), size)
+    return np.stack([crop, crop_mask.astype(np.uint8)])
 
 
-def _cache_key(samples: list[Sample], size: int) -> str:
-    digest = hashlib.sha256(PREPROCESS_VERSION.encode())
-    for s in samples:
-        digest.update(f"{s.relpath}:{s.label}\n".encode())
-    return f"prepared-{size}px-{digest.hexdigest()[:12]}"
+def _cache_key(names: list[str], size: int, kind: str) -> str:
+    digest = hashlib.sha256(f"{PREPROCESS_VERSION}:{kind}".encode())
+    for name in names:
+        digest.update(f"{name}\n".encode())
+    return f"{kind}-{size}px-{digest.hexdigest()[:12]}"
+
+
+def _cached(cache: Path, build: Callable[[], np.ndarray]) -> np.ndarray:
+    if cache.exists():
+        return np.load(cache)
+    arrays = build()
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_suffix(".tmp.npy")
+    np.save(tmp, arrays)
+    tmp.replace(cache)
+    return arrays
 
 
 def load_prepared(
@@ -80,16 +99,53 @@ def load_prepared(
     *,
     cache_dir: Path = DEFAULT_CACHE_DIR,
     processes: int = 2,
+    method: str = METHOD_V1,
 ) -> np.ndarray:
     """uint8 array (n, size, size) of prepared images, decoded once and cached on disk."""
-    cache = Path(cache_dir) / f"{_cache_key(samples, size)}.npy"
-    if cache.exists():
-        return np.load(cache)
     root = Path(data_dir)
-    jobs = [(str(root / s.relpath), size) for s in samples]
-    arrays = np.stack(list(parallel_map(_prepare_file, jobs, processes=processes)))
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(".tmp.npy")
-    np.save(tmp, arrays)
-    tmp.replace(cache)
-    return arrays
+    return load_prepared_paths(
+        [root / s.relpath for s in samples],
+        size,
+        names=[f"{s.relpath}:{s.label}" for s in samples],
+        cache_dir=cache_dir,
+        processes=processes,
+        method=method,
+    )
+
+
+def load_prepared_paths(
+    paths: list[Path],
+    size: int,
+    *,
+    names: list[str] | None = None,
+    cache_dir: Path = DEFAULT_CACHE_DIR,
+    processes: int = 2,
+    method: str = METHOD_V1,
+) -> np.ndarray:
+    """Model inputs (n, size, size) uint8 of image files, exactly as inference prepares
+    them with `method`, cached under a key of the file names."""
+    names = names if names is not None else [str(p) for p in paths]
+    jobs = [(str(p), size, method) for p in paths]
+    cache = Path(cache_dir) / f"{_cache_key(names, size, 'prepared-' + method)}.npy"
+    return _cached(
+        cache, lambda: np.stack(list(parallel_map(_prepare_file, jobs, processes=processes)))
+    )
+
+
+def load_crops(
+    paths: list[Path],
+    size: int,
+    *,
+    names: list[str] | None = None,
+    cache_dir: Path = DEFAULT_CACHE_DIR,
+    processes: int = 2,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Resized head crops (n, size, size) uint8 and their masks (n, size, size) bool,
+    before any intensity step: what the training augmentations start from."""
+    names = names if names is not None else [str(p) for p in paths]
+    jobs = [(str(p), size) for p in paths]
+    cache = Path(cache_dir) / f"{_cache_key(names, size, 'crops')}.npy"
+    both = _cached(
+        cache, lambda: np.stack(list(parallel_map(_crop_file, jobs, processes=processes)))
+    )
+    return both[:, 0], both[:, 1].astype(bool)

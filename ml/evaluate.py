@@ -48,7 +48,13 @@ def test_logits(args, card) -> tuple[list, np.ndarray, np.ndarray]:
     from ml.training_loop import predict_logits
 
     samples = [s for s in list_samples(args.data) if s.split == "Testing"]
-    x = load_prepared(args.data, samples, card.input_size, cache_dir=args.cache_dir)
+    x = load_prepared(
+        args.data,
+        samples,
+        card.input_size,
+        cache_dir=args.cache_dir,
+        method=card.preprocessing_method,
+    )
     model = keras.saving.load_model(args.model)
     return samples, predict_logits(model, x), np.array([s.label for s in samples])
 

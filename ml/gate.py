@@ -210,20 +210,33 @@ class GateStats:
     features: FeatureCheck
     quantile: float  # of validation distances, where both limits were set
     model_sha256: str  # the model these statistics belong to
+    # A lower feature-distance limit: beyond it an accepted slice is "unfamiliar" (None in
+    # gate files from before brainscan 2.0: nothing is flagged).
+    unfamiliar_threshold: float | None = None
+    unfamiliar_quantile: float | None = None
 
     def save(self, path: str | Path) -> None:
         arrays = {f"statistics_{k}": v for k, v in vars(self.statistics).items()}
         arrays |= {f"features_{k}": v for k, v in vars(self.features).items()}
+        if self.unfamiliar_threshold is not None:
+            arrays["unfamiliar_threshold"] = np.float64(self.unfamiliar_threshold)
+            arrays["unfamiliar_quantile"] = np.float64(self.unfamiliar_quantile or np.nan)
         np.savez(path, quantile=self.quantile, model_sha256=self.model_sha256, **arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> GateStats:
         with np.load(path, allow_pickle=False) as data:
+            optional = {
+                key: float(data[key])
+                for key in ("unfamiliar_threshold", "unfamiliar_quantile")
+                if key in data.files
+            }
             return cls(
                 statistics=StatisticsCheck(**_fields(data, "statistics_", StatisticsCheck)),
                 features=FeatureCheck(**_fields(data, "features_", FeatureCheck)),
                 quantile=float(data["quantile"]),
                 model_sha256=str(data["model_sha256"]),
+                **optional,
             )
 
 
@@ -255,6 +268,12 @@ class Gate:
         """Check 3, on the pooled last-conv features of the model's forward pass."""
         score = self.stats.features.distance(features) / self.stats.features.threshold
         return _verdict(score, "its content is unlike the brain MRI slices the model knows.")
+
+    def is_unfamiliar(self, features: np.ndarray) -> bool:
+        """Farther from the training slices than the lower "unfamiliar" limit: the slice is
+        analysed, but the result is less reliable than on slices like those validated."""
+        limit = self.stats.unfamiliar_threshold
+        return limit is not None and self.stats.features.distance(features) > limit
 
 
 def worse(first: Verdict, second: Verdict) -> Verdict:

@@ -18,11 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ml.dataset import Sample, list_samples, load_prepared, parallel_map
+from ml.augment import random_slice_change
+from ml.dataset import SPLITS, list_samples, parallel_map
 from ml.gate import FeatureCheck, GateStats, StatisticsCheck
 from ml.imageio import decode_image
 from ml.imagestats import image_statistics
 from ml.nonmri import HARD_CATEGORIES, non_mri_set
+from ml.preprocess import finish_uint8, head_crop
+from ml.sources import default_external
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = REPO / "ml" / "artifacts" / "brainscan.keras"
@@ -32,56 +35,105 @@ QUANTILE = 0.999  # 0.995 let only 98.1 % of official test MRIs through (GATE.md
 EVAL_SEED = 1  # generated non-MRI images: seed 0 was looked at while designing the gate
 SPLIT_NAMES = (("train", "train"), ("val", "validation"))  # our name, splits.json's name
 CHUNK = 256  # images per feature batch: bounds memory at any input size
+# The "unfamiliar image" limit: this quantile of validation feature distances. Beyond it
+# (but within the gate's limit) a result is shown with "this result is less reliable".
+UNFAMILIAR_QUANTILE = 0.98
+VARIANT_SEED = 7000  # seeds of the changed copies: index + this
 
 
 def fit(
-    model_path: Path, data: Path, *, quantile: float = QUANTILE, threads: int | None = None
+    model_path: Path,
+    data: Path,
+    *,
+    quantile: float = QUANTILE,
+    threads: int | None = None,
+    external: Path | None = None,
+    variants: bool = True,
 ) -> dict:
     """Fit gate.npz for the model from its own train/validation split; returns a summary.
 
-    Everything that forks worker processes (decoding, the crop cache) runs before
-    TensorFlow starts: forking a process that already runs TensorFlow's threads can hang.
+    Each training image counts once as it is and (`variants`) once more after one random
+    acquisition or export change (ml.augment.random_slice_change: gamma, window,
+    equalisation, JPEG, lower resolution, noise, skull-stripping), so the reference covers
+    what other scanners and viewers produce, not one data set's look. The limits are the
+    quantile of the unchanged validation slices' distances (with changed validation copies
+    too, 2026-12-02, the limits grew until 9 % of the non-MRI set passed).
+
+    Everything that forks worker processes (decoding, statistics, preprocessing) runs
+    before TensorFlow starts: forking a process that already runs TensorFlow's threads can
+    hang.
     """
     from ml.card import load_card
     from ml.inference import CARD_FILE, GATE_FILE, load_verified
 
     card = load_card(model_path.parent / CARD_FILE)
     splits = json.loads((model_path.parent / "splits.json").read_text(encoding="utf-8"))
-    parts = {part: _samples(splits[name], card.class_names) for part, name in SPLIT_NAMES}
-    statistics = {part: _statistics(data, samples) for part, samples in parts.items()}
-    prepared = {p: load_prepared(data, s, card.input_size) for p, s in parts.items()}
+    external = external or default_external(data)
+    prepared: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    for part, name in SPLIT_NAMES:
+        keys = splits[name]
+        jobs = [
+            (str(resolve_key(k, data, external)), card.input_size, card.preprocessing_method, i)
+            for i, k in enumerate(keys)
+        ]
+        # Changed copies widen the reference (train) only: the limits are then set by how far
+        # real held-out slices lie from it, so non-MRI images are not let in by the widening.
+        copies = (False, True) if variants and part == "train" else (False,)
+        rows = [
+            row
+            for changed in copies
+            for row in parallel_map(
+                _gate_inputs, [(*job, changed) for job in jobs], processes=os.cpu_count() or 1
+            )
+        ]
+        labels = np.array([card.class_names.index(k.split("/")[1]) for k in keys] * len(copies))
+        prepared[part] = (
+            np.stack([r[0] for r in rows]),
+            np.stack([r[1] for r in rows]),
+            labels,
+        )
     served, card = load_verified(model_path, threads=threads)
-    features = {part: _pooled_features(served, images) for part, images in prepared.items()}
-    train_labels = np.array([s.label for s in parts["train"]])
+    features = {part: _pooled_features(served, images) for part, (_, images, _) in prepared.items()}
+    statistics = {part: stats for part, (stats, _, _) in prepared.items()}
+    feature_check = FeatureCheck.fit(
+        features["train"], prepared["train"][2], features["val"], quantile
+    )
+    val_distances = np.array([feature_check.distance(row) for row in features["val"]])
     stats = GateStats(
         statistics=StatisticsCheck.fit(statistics["train"], statistics["val"], quantile),
-        features=FeatureCheck.fit(features["train"], train_labels, features["val"], quantile),
+        features=feature_check,
         quantile=quantile,
         model_sha256=card.sha256,
+        unfamiliar_threshold=float(np.quantile(val_distances, UNFAMILIAR_QUANTILE)),
+        unfamiliar_quantile=UNFAMILIAR_QUANTILE,
     )
     stats.save(model_path.parent / GATE_FILE)
     return {
         "statistics_threshold": round(stats.statistics.threshold, 4),
         "features_threshold": round(stats.features.threshold, 4),
+        "unfamiliar_threshold": round(float(stats.unfamiliar_threshold or 0.0), 4),
         "quantile": quantile,
-        "fitted_on": {part: len(samples) for part, samples in parts.items()},
+        "unfamiliar_quantile": UNFAMILIAR_QUANTILE,
+        "fitted_on": {part: len(rows[2]) for part, rows in prepared.items()},
+        "with_changed_copies": variants,
         "feature_dim": int(stats.features.precision.shape[0]),
     }
 
 
-def _statistics(data: Path, samples: list[Sample]) -> np.ndarray:
-    """Image statistics of whole decoded slices (the crop cache has lost the background)."""
-    paths = [str(data / s.relpath) for s in samples]
-    return np.stack(list(parallel_map(_file_statistics, paths, processes=os.cpu_count() or 1)))
+def resolve_key(key: str, data: Path, external: Path) -> Path:
+    """splits.json names Kaggle images from the Kaggle directory, others from external/."""
+    return (data if key.split("/")[0] in SPLITS else external) / key
 
 
-def _file_statistics(path: str) -> np.ndarray:
-    return image_statistics(decode_image(Path(path).read_bytes()))
-
-
-def _samples(relpaths: list[str], class_names: list[str]) -> list[Sample]:
-    """Sample records in the order training used, so its preprocessing cache is reused."""
-    return [Sample(p, p.split("/")[0], class_names.index(p.split("/")[1])) for p in relpaths]
+def _gate_inputs(job: tuple[str, int, str, int, bool]) -> tuple[np.ndarray, np.ndarray]:
+    """(image statistics of the whole slice, prepared model input) of one training or
+    validation image, as it is or after one random change seeded by its index."""
+    path, size, method, index, changed = job
+    gray = decode_image(Path(path).read_bytes())
+    if changed:
+        gray = random_slice_change(gray, np.random.default_rng(VARIANT_SEED + index))
+    crop, crop_mask, _, _ = head_crop(gray, size)
+    return image_statistics(gray), finish_uint8(crop, crop_mask, method)
 
 
 def _pooled_features(served, prepared_uint8: np.ndarray) -> np.ndarray:
@@ -242,11 +294,26 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--quantile", type=float, default=QUANTILE, help="fit only")
+    parser.add_argument("--external", type=Path, default=None, help="default: beside --data")
+    parser.add_argument(
+        "--no-variants",
+        dest="variants",
+        action="store_false",
+        help="fit only: reference images as they are, without changed copies",
+    )
     parser.add_argument("--report", type=Path, default=DEFAULT_REPORT, help="evaluate only")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="TensorFlow threads")
     args = parser.parse_args(argv)
     if args.command == "fit":
-        print(json.dumps(fit(args.model, args.data, quantile=args.quantile, threads=args.threads)))
+        summary = fit(
+            args.model,
+            args.data,
+            quantile=args.quantile,
+            threads=args.threads,
+            external=args.external,
+            variants=args.variants,
+        )
+        print(json.dumps(summary))
         return
     result = evaluate(args.model, args.data, threads=args.threads)
     command = f"python -m ml.gate evaluate --model {_shown(args.model)} --data {_shown(args.data)}"

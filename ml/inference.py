@@ -62,6 +62,12 @@ class Analysis:
     timings_ms: dict[str, float]
     model_version: str
     model_sha256: str
+    # The class whose evidence the heatmap shows: the most probable TUMOUR class, also when
+    # the answer is "no tumour" (a heatmap of "no tumour" would light up normal anatomy).
+    heatmap_class: str | None = None
+    # The features are farther from the training slices than most validation slices are
+    # (beyond the gate's lower, "unfamiliar" limit): the answer is less reliable.
+    unfamiliar: bool = False
 
 
 @dataclass
@@ -256,12 +262,16 @@ class Engine:
         gate_path = Path(gate_path) if gate_path else Path(model_path).parent / GATE_FILE
         return cls(served, card, Gate(_read_gate_stats(gate_path, card.sha256)))
 
-    def analyze(self, image: bytes | np.ndarray, *, explain: bool = True) -> Analysis:
+    def analyze(
+        self, image: bytes | np.ndarray, *, explain: bool = True, enforce_gate: bool = True
+    ) -> Analysis:
         """Gate, classify and (if `explain`) explain one slice.
 
         Args:
             image: encoded image bytes, or a decoded array (2-D gray, or RGB/RGBA, uint8).
             explain: compute the Grad-CAM heatmap and overlay PNGs.
+            enforce_gate: False classifies (and explains) a rejected slice too, keeping the
+                gate's verdict in the result: for evaluations of "the model alone".
 
         Raises:
             UnreadableScan: the bytes are not an image we can decode.
@@ -271,26 +281,36 @@ class Engine:
         clock.lap("decode")
         verdict = self.gate.check_image(gray, colour)
         clock.lap("gate")
-        if not verdict.accepted:
+        if not verdict.accepted and enforce_gate:
             return self._result(verdict, gray, clock)
-        prepared = prepare(gray, self.card.input_size)
+        prepared = prepare(gray, self.card.input_size, self.card.preprocessing_method)
         clock.lap("preprocess")
         feature_map, logits, pooled = self.served.forward(prepared.tensor[np.newaxis])
         clock.lap("model")
         verdict = worse(verdict, self.gate.check_features(pooled))
+        unfamiliar = self.gate.is_unfamiliar(pooled)
         clock.lap("gate")
-        if not verdict.accepted:
+        if not verdict.accepted and enforce_gate:
             return self._result(verdict, gray, clock)
         probabilities = calibrated_probabilities(logits, self.card.temperature)
         if not explain:
-            return self._result(verdict, gray, clock, probabilities)
-        cam = self.served.gradcam(feature_map, int(np.argmax(logits)))
+            return self._result(verdict, gray, clock, probabilities, unfamiliar=unfamiliar)
+        target = self.heatmap_target(probabilities)
+        cam = self.served.gradcam(feature_map, target)
         heatmap = to_slice(cam, prepared.bbox, gray.shape)
         inside = mass_inside_brain(heatmap, gray)
         clock.lap("gradcam")
         pngs = (heatmap_png(heatmap), overlay_png(gray, heatmap))
         clock.lap("overlay")
-        return self._result(verdict, gray, clock, probabilities, pngs, inside)
+        return self._result(
+            verdict, gray, clock, probabilities, pngs, inside, target, unfamiliar=unfamiliar
+        )
+
+    def heatmap_target(self, probabilities: np.ndarray) -> int:
+        """The most probable tumour class: what the heatmap shows the evidence for."""
+        tumour = np.array(probabilities, dtype=np.float64)
+        tumour[self.card.normal_index] = -1.0
+        return int(np.argmax(tumour))
 
     def _result(
         self,
@@ -300,6 +320,9 @@ class Engine:
         probabilities: np.ndarray | None = None,
         pngs: tuple[bytes, bytes] | None = None,
         inside: float | None = None,
+        heatmap_index: int | None = None,
+        *,
+        unfamiliar: bool = False,
     ) -> Analysis:
         label = tumour = risk = confidence = None
         per_class: dict[str, float] = {}
@@ -328,6 +351,8 @@ class Engine:
             timings_ms=clock.done(),
             model_version=self.version,
             model_sha256=self.sha256,
+            heatmap_class=None if heatmap_index is None else self.card.class_names[heatmap_index],
+            unfamiliar=unfamiliar,
         )
 
 
@@ -373,9 +398,11 @@ def mass_inside_brain(heatmap: np.ndarray, gray: np.ndarray) -> float:
     return mass_inside(cv2.resize(heatmap, size, interpolation=cv2.INTER_AREA), brain_mask(small))
 
 
-def slice_features(served: ServedModel, gray: np.ndarray, input_size: int) -> np.ndarray:
+def slice_features(
+    served: ServedModel, gray: np.ndarray, input_size: int, method: str = "crop-v1"
+) -> np.ndarray:
     """Pooled last-conv features of one grayscale slice, exactly as `analyze` computes them."""
-    return served.forward(prepare(gray, input_size).tensor[np.newaxis])[2]
+    return served.forward(prepare(gray, input_size, method).tensor[np.newaxis])[2]
 
 
 def _read_gate_stats(path: Path, model_sha256: str) -> GateStats:

@@ -31,6 +31,8 @@ def analysis_record(file: str, analysis) -> dict:
         "gate_score": round(analysis.gate_score, 4),
         "gate_reason": analysis.gate_reason,
         "heatmap_inside_brain": _round(analysis.heatmap_inside_brain),
+        "heatmap_class": analysis.heatmap_class,
+        "unfamiliar": analysis.unfamiliar,
         "timings_ms": analysis.timings_ms,
     }
 
@@ -52,7 +54,10 @@ def predict_files(engine, files: list[str], heatmap_dir: Path | None) -> int:
             print(json.dumps({"file": file, "error": _describe(exc)}), flush=True)
             continue
         if heatmap_dir is not None and analysis.overlay_png is not None:
-            (heatmap_dir / f"{Path(file).stem}.overlay.png").write_bytes(analysis.overlay_png)
+            stem = Path(file).stem
+            (heatmap_dir / f"{stem}.overlay.png").write_bytes(analysis.overlay_png)
+            if analysis.heatmap_png is not None:  # 8-bit gray, the input's size: to score
+                (heatmap_dir / f"{stem}.heatmap.png").write_bytes(analysis.heatmap_png)
         print(json.dumps(analysis_record(file, analysis)), flush=True)
     return failures
 
@@ -69,7 +74,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("files", nargs="+", metavar="FILE")
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
-    parser.add_argument("--heatmap", type=Path, metavar="DIR", help="write overlay PNGs here")
+    parser.add_argument(
+        "--heatmap",
+        type=Path,
+        metavar="DIR",
+        help="write <stem>.overlay.png and <stem>.heatmap.png (8-bit gray, input size) here",
+    )
     parser.add_argument("--threads", type=int, default=None, help="TensorFlow threads")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep stdout/stderr for results

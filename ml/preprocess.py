@@ -1,8 +1,18 @@
 """The one preprocessing path shared by training and inference.
 
-gray uint8 image -> brain crop (threshold + largest contour) -> resize -> float32 [0, 1].
+gray uint8 image -> head mask (threshold + largest contour, computed once) -> crop to the
+head -> resize -> intensity standardisation -> float32 [0, 1].
+
 Cropping to the head removes the black frame and most of the framing differences between
-the data set's sources, so the model spends its pixels on anatomy.
+the data set's sources, so the model spends its pixels on anatomy. Two methods exist; the
+model card names the one its model was trained with (`preprocessing_method`):
+
+- "crop-v1": no intensity standardisation (brainscan-cnn-1.0.0).
+- "crop-rank-v2": the gray levels inside the head are replaced by their mid-rank in the
+  head's own histogram (histogram equalisation restricted to the head); outside the head is
+  0. MRI intensities have no absolute unit: any monotonic change a scanner or a viewer's
+  export makes (gamma, window/level, contrast, equalisation) gives the same ranks, so the
+  model's input does not change with them by construction.
 """
 
 from __future__ import annotations
@@ -16,6 +26,10 @@ MIN_SIDE_FOR_CROP = 16  # below this a contour means nothing; use the whole imag
 MIN_AREA_FRACTION = 0.05  # a "head" smaller than 5 % of the image is noise or text
 DEFAULT_MARGIN = 0.03  # fraction of the bbox's longer side added on each side
 
+METHOD_V1 = "crop-v1"
+METHOD_RANK = "crop-rank-v2"
+METHODS = (METHOD_V1, METHOD_RANK)
+
 BBox = tuple[int, int, int, int]
 
 
@@ -23,6 +37,7 @@ BBox = tuple[int, int, int, int]
 class Prepared:
     tensor: np.ndarray  # float32 (size, size, 1) in [0, 1]
     bbox: BBox  # (x, y, w, h) of the crop in the input image's coordinates
+    mask: np.ndarray | None = None  # bool head mask of the WHOLE input image, if computed
 
 
 def _as_uint8_2d(gray: np.ndarray) -> np.ndarray:
@@ -60,24 +75,34 @@ def brain_mask(gray: np.ndarray) -> np.ndarray:
     return mask.astype(bool)
 
 
-def crop_brain(gray: np.ndarray, *, margin: float = DEFAULT_MARGIN) -> tuple[np.ndarray, BBox]:
+def crop_brain(
+    gray: np.ndarray, *, margin: float = DEFAULT_MARGIN, mask: np.ndarray | None = None
+) -> tuple[np.ndarray, BBox]:
     """Crop to the head's bounding box plus a margin; whole image if no plausible head.
 
     Returns the cropped array and its bbox (x, y, w, h) in `gray`'s coordinates, so a
-    heatmap computed on the crop can be pasted back onto the original image.
+    heatmap computed on the crop can be pasted back onto the original image. `mask` is
+    `brain_mask(gray)` when the caller already has it.
     """
     arr = _as_uint8_2d(gray)
-    height, width = arr.shape
+    bbox = head_bbox(mask if mask is not None else brain_mask(arr), margin=margin)
+    x0, y0, w, h = bbox
+    return arr[y0 : y0 + h, x0 : x0 + w], bbox
+
+
+def head_bbox(mask: np.ndarray, *, margin: float = DEFAULT_MARGIN) -> BBox:
+    """Bounding box (x, y, w, h) of a head mask plus a margin; the whole image if the
+    mask covers less than MIN_AREA_FRACTION of it (no plausible head)."""
+    height, width = mask.shape
     whole: BBox = (0, 0, width, height)
-    mask = brain_mask(arr)
-    if mask.sum() < MIN_AREA_FRACTION * arr.size:
-        return arr, whole
+    if mask.sum() < MIN_AREA_FRACTION * mask.size:
+        return whole
     ys, xs = np.nonzero(mask)
     x0, x1, y0, y1 = int(xs.min()), int(xs.max()) + 1, int(ys.min()), int(ys.max()) + 1
     pad = int(round(margin * max(x1 - x0, y1 - y0)))
     x0, y0 = max(0, x0 - pad), max(0, y0 - pad)
     x1, y1 = min(width, x1 + pad), min(height, y1 + pad)
-    return arr[y0:y1, x0:x1], (x0, y0, x1 - x0, y1 - y0)
+    return (x0, y0, x1 - x0, y1 - y0)
 
 
 def resize_uint8(gray: np.ndarray, size: int) -> np.ndarray:
@@ -91,10 +116,57 @@ def prepare_uint8(gray: np.ndarray, size: int) -> tuple[np.ndarray, BBox]:
     return resize_uint8(crop, size), bbox
 
 
-def prepare(gray: np.ndarray, size: int) -> Prepared:
+def head_crop(gray: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, BBox, np.ndarray]:
+    """The head mask (computed once), the crop and its mask resized to size x size.
+
+    Returns (crop uint8, crop mask bool, bbox, whole-image mask bool). The training
+    augmentations work on (crop, crop mask) before the intensity standardisation.
+    """
+    arr = _as_uint8_2d(gray)
+    mask = brain_mask(arr)
+    bbox = head_bbox(mask)
+    x, y, w, h = bbox
+    crop = resize_uint8(arr[y : y + h, x : x + w], size)
+    crop_mask = resize_mask(mask[y : y + h, x : x + w], size)
+    return crop, crop_mask, bbox, mask
+
+
+def resize_mask(mask: np.ndarray, size: int) -> np.ndarray:
+    """A boolean mask resized to size x size (area-weighted, then majority)."""
+    small = cv2.resize(mask.astype(np.float32), (size, size), interpolation=cv2.INTER_AREA)
+    return small >= 0.5
+
+
+def rank_normalize(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Gray levels inside `mask` -> their mid-rank among the mask's pixels, in 1..255;
+    outside the mask 0. A mask covering under MIN_AREA_FRACTION of the image (no plausible
+    head) is replaced by the whole image. Invariant to any increasing map of the input."""
+    arr = _as_uint8_2d(image)
+    inside = np.asarray(mask, dtype=bool)
+    if inside.shape != arr.shape:
+        raise ValueError(f"mask shape {inside.shape} differs from image shape {arr.shape}")
+    if inside.sum() < MIN_AREA_FRACTION * arr.size:
+        inside = np.ones(arr.shape, dtype=bool)
+    counts = np.bincount(arr[inside], minlength=256).astype(np.float64)
+    mid_rank = np.cumsum(counts) - 0.5 * counts
+    lut = np.clip(np.rint(1.0 + 254.0 * mid_rank / counts.sum()), 1, 255).astype(np.uint8)
+    return np.where(inside, lut[arr], np.uint8(0))
+
+
+def finish_uint8(crop: np.ndarray, crop_mask: np.ndarray, method: str) -> np.ndarray:
+    """The method's intensity step on a resized crop (uint8 in, uint8 out)."""
+    if method == METHOD_V1:
+        return crop
+    if method == METHOD_RANK:
+        return rank_normalize(crop, crop_mask)
+    raise ValueError(f"unknown preprocessing method {method!r}; choose from {METHODS}")
+
+
+def prepare(gray: np.ndarray, size: int, method: str = METHOD_V1) -> Prepared:
     """Model input for one grayscale image. Training and inference both call this."""
-    resized, bbox = prepare_uint8(gray, size)
-    return Prepared(tensor=to_model_input(resized), bbox=bbox)
+    crop, crop_mask, bbox, mask = head_crop(gray, size)
+    resized = finish_uint8(crop, crop_mask, method)
+    return Prepared(tensor=to_model_input(resized), bbox=bbox, mask=mask)
 
 
 def to_model_input(resized: np.ndarray) -> np.ndarray:

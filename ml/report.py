@@ -306,7 +306,7 @@ def model_card_markdown(card: dict, comparison: list[dict] | None) -> str:
 
 `ml/artifacts/{card["file"]}` ({card["file_bytes"] / 1e6:.1f} MB, SHA-256 `{card["sha256"]}`),
 with its machine-readable card `ml/artifacts/model_card.json`. Trained {card["trained_at"]}.
-
+{external_section(card)}
 ## Intended use
 
 Decision support for clinicians looking at **2-D brain MRI slices**: a four-way
@@ -323,17 +323,15 @@ any image the input gate rejects.
 
 - Architecture `{card["architecture"]}` ({card["parameters"]:,} parameters), input
   {card["input_size"]}×{card["input_size"]}×1 in [0, 1]; output: logits for {", ".join(card["class_names"])}.
-- Preprocessing (`ml.preprocess.prepare`, shared by training and inference): decode to
-  8-bit grayscale (alpha on black, 16-bit rescaled), crop to the head (threshold + largest
-  contour; whole image when no plausible head is found), area-resize, divide by 255.
+- Preprocessing (`ml.preprocess.prepare`, shared by training and inference), method
+  `{card.get("preprocessing_method", "crop-v1")}`: {card["preprocessing"]}.
 - Trained from scratch (no pretrained weights), AdamW, {cfg["label_smoothing"]} label
-  smoothing, balanced class weights, warmup + cosine learning rate tied to the wall-clock
-  budget, augmentation (left-right flip, ±10° rotation, 6 % shift, 10 % zoom, contrast
-  and brightness), bfloat16 mixed precision, best epoch by validation loss.
-- After fitting, every BatchNorm layer's moving statistics are recomputed on the
-  un-augmented training images (`recalibrate_batchnorm`): validation accuracy
-  {_pct(bn["val_accuracy_before"])} before, {_pct(bn["val_accuracy_after"])} after. The moving averages kept during
-  training follow augmented batches and lag behind the weights.
+  smoothing, {card["training"]["loss"].split(", ", 2)[-1]}, warmup + cosine learning rate
+  tied to the wall-clock budget, augmentation `{card["training"].get("augmentation", "geometric")}`
+  (ml/augment.py: flips, turns, zoom, shift; for "domain" also skull-stripping, bias field,
+  lower resolution, blur, Rician noise, JPEG, gamma, window, equalisation, on every class),
+  bfloat16 mixed precision, best epoch by validation loss.
+- After fitting, every BatchNorm layer's moving statistics are recomputed ({_bn_text(bn)}).
 
 ## Data
 
@@ -423,3 +421,74 @@ differs.{refinish}
 
 {comp or "See ml/reports/COMPARISON.md."}
 """
+
+
+def _bn_text(bn: dict) -> str:
+    """The BatchNorm recalibration in words, for cards of either generation."""
+    if "chosen" in bn:
+        chosen = bn[bn["chosen"]]
+        return (
+            f"on {bn['chosen']} training images, chosen by validation loss: validation "
+            f"accuracy {_pct(bn['val_accuracy_before'])} before, {_pct(chosen['val_accuracy'])} after"
+        )
+    return (
+        f"on the un-augmented training images: validation accuracy "
+        f"{_pct(bn['val_accuracy_before'])} before, {_pct(bn['val_accuracy_after'])} after"
+    )
+
+
+def external_section(card: dict) -> str:
+    """The card's first section: how the model does on every source apart, external first."""
+    sources = card.get("metrics", {}).get("sources")
+    if not sources:
+        return ""
+    rows = []
+    for name in ("brats", "ixi_test", "test_leak_free", "test"):
+        if name not in sources:
+            continue
+        s = sources[name]
+        rows.append(
+            [
+                s["description"],
+                f"{s['slices']} / {s['people']}",
+                _src(s["gate_pass"]),
+                _src(s["model_alone"]["tumour_sensitivity_medium"]),
+                _src(s["model_alone"]["specificity_medium"]),
+                _src(s["model_alone"]["accuracy"]),
+                _src(s["model_alone"]["ece"]),
+            ]
+        )
+    table = _table(
+        [
+            "source",
+            "slices / people",
+            "passes gate",
+            "tumour found (risk ≥ medium)",
+            "no tumour called low risk",
+            "accuracy",
+            "ECE",
+        ],
+        rows,
+    )
+    note = card.get("external_note", "")
+    return f"""
+## Results by source (read this first)
+
+A clinician's scans come from another hospital. These are the results on every source apart,
+external sources first, with 95 % intervals over people (`python -m ml.evaluate_sources`;
+model alone, every slice; the gate pass rate beside it). There is no external meningioma or
+pituitary data: external rows test glioma and no tumour only.
+
+{table}
+
+{note}
+"""
+
+
+def _src(entry: dict | None) -> str:
+    if not entry or entry.get("value") is None:
+        return "–"
+    text = f"{100 * entry['value']:.1f} %"
+    if entry.get("ci95"):
+        text += f" ({100 * entry['ci95'][0]:.1f}–{100 * entry['ci95'][1]:.1f})"
+    return text

@@ -1,8 +1,11 @@
 """Train the brainscan classifier from scratch: python -m ml.train --data DATA_DIR --out DIR.
 
-Defaults are the recipe of the shipped model. Steps: group-aware split of Training/,
-cached preprocessing, augmented tf.data pipeline, warmup + cosine learning rate tied to the
-wall-clock budget, best checkpoint on validation loss, then temperature scaling and risk
+Defaults are the recipe of the shipped model. Steps: group-aware split of Kaggle Training/
+plus a person-level split of the IXI normals (ml/sources.py; BraTS/TCGA is never trained
+on), cached head crops, domain randomisation of every class (ml/augment.py) and the
+intensity standardisation of the card's preprocessing method, source-balanced loss
+weights, warmup + cosine learning rate tied to the wall-clock budget, best checkpoint on
+validation loss, BatchNorm statistics recomputed, then temperature scaling and risk
 thresholds fitted on validation, and the model + model card written to --out.
 """
 
@@ -18,12 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ml.dataset import DEFAULT_CACHE_DIR, Sample, list_samples, load_prepared
+from ml.dataset import DEFAULT_CACHE_DIR, Sample, list_samples, load_crops, load_prepared_paths
+from ml.preprocess import METHOD_RANK, METHODS, finish_uint8
+from ml.sources import IXI, Item, default_external, ixi_items, kaggle_items, split_people
 from ml.splits import group_split, groups_for
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_AUDIT = REPO / "ml" / "reports" / "audit.json"
-VERSION = "1.0.0"
+VERSION = "2.0.0"
+AUGMENTATIONS = ("domain", "geometric")
 
 
 @dataclass
@@ -33,7 +39,7 @@ class TrainConfig:
     arch: str = "cnn"
     size: int = 128
     epochs: int = 60
-    budget_minutes: float = 50.0
+    budget_minutes: float = 60.0
     batch_size: int = 32
     learning_rate: float = 2e-3
     weight_decay: float = 1e-4
@@ -44,6 +50,12 @@ class TrainConfig:
     seed: int = 42
     mixed_precision: bool = True
     imagenet_weights: str | None = None
+    preprocessing: str = METHOD_RANK
+    augment: str = "domain"  # "domain": ml.augment defaults; "geometric": flips/turns only
+    source_balance: bool = True
+    external: str | None = None  # default: ../external beside --data
+    use_ixi: bool = True  # train on the IXI people of the person-level split's train part
+    exclude_source: str | None = None  # leave-one-source-out: drop it from train and val
     audit_json: str = str(DEFAULT_AUDIT)
     cache_dir: str = str(DEFAULT_CACHE_DIR)
     max_steps: int | None = None  # smoke tests: cap steps per epoch
@@ -68,6 +80,14 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--no-mixed-precision", dest="mixed_precision", action="store_false")
     p.add_argument("--imagenet-weights", default=None, help="local file; never downloaded")
+    p.add_argument("--preprocessing", choices=METHODS, default=defaults.preprocessing)
+    p.add_argument("--augment", choices=AUGMENTATIONS, default=defaults.augment)
+    p.add_argument("--no-source-balance", dest="source_balance", action="store_false")
+    p.add_argument("--external", default=None, help="default: ../external beside --data")
+    p.add_argument("--no-ixi", dest="use_ixi", action="store_false")
+    p.add_argument(
+        "--exclude-source", default=None, help="leave this source out of train and validation"
+    )
     p.add_argument("--audit-json", default=defaults.audit_json)
     p.add_argument("--cache-dir", default=defaults.cache_dir)
     p.add_argument("--max-steps", type=int, default=None)
@@ -105,29 +125,83 @@ def main(argv: list[str] | None = None) -> dict:
     return train(cfg)
 
 
+@dataclass
+class TrainData:
+    """The arrays a run trains and validates on, and where each image came from."""
+
+    train: list[Item]
+    val: list[Item]
+    crops: np.ndarray  # (n, size, size) uint8 head crops of the training images
+    masks: np.ndarray  # (n, size, size) bool head masks of those crops
+    x_train: np.ndarray  # the same images prepared as inference does (no augmentation)
+    x_val: np.ndarray
+    y_train: np.ndarray
+    y_val: np.ndarray
+
+
+def training_items(cfg: TrainConfig, samples: list[Sample]) -> tuple[list[Item], list[Item]]:
+    """Kaggle's group-aware split plus, if asked, the IXI people of the person split."""
+    from ml.audit import load_groups
+
+    train_s, val_s = split_training(cfg, samples)
+    audit = Path(cfg.audit_json)
+    group_of = load_groups(audit) if audit.exists() else {}
+    train = kaggle_items(cfg.data, [(s.relpath, s.label) for s in train_s], group_of)
+    val = kaggle_items(cfg.data, [(s.relpath, s.label) for s in val_s], group_of)
+    if cfg.use_ixi:
+        parts = split_people(ixi_items(cfg.external or default_external(cfg.data)))
+        train, val = train + parts["train"], val + parts["validation"]
+    if cfg.exclude_source:
+        train = [i for i in train if i.source != cfg.exclude_source]
+        val = [i for i in val if i.source != cfg.exclude_source]
+    return train, val
+
+
+def load_data(cfg: TrainConfig, samples: list[Sample]) -> TrainData:
+    train, val = training_items(cfg, samples)
+    cache = Path(cfg.cache_dir)
+    crops, masks = load_crops(
+        [i.path for i in train], cfg.size, names=[i.key for i in train], cache_dir=cache
+    )
+    x_train = np.stack(
+        [finish_uint8(c, m, cfg.preprocessing) for c, m in zip(crops, masks, strict=True)]
+    )
+    x_val = load_prepared_paths(
+        [i.path for i in val],
+        cfg.size,
+        names=[i.key for i in val],
+        cache_dir=cache,
+        method=cfg.preprocessing,
+    )
+    return TrainData(
+        train,
+        val,
+        crops,
+        masks,
+        x_train,
+        x_val,
+        np.array([i.label for i in train]),
+        np.array([i.label for i in val]),
+    )
+
+
 def train(cfg: TrainConfig) -> dict:
     """Run the whole recipe; returns the model card dict that was written."""
     from ml import training_loop
 
     started = time.time()
     samples = list_samples(cfg.data)
-    train_s, val_s = split_training(cfg, samples)
-    x_train = load_prepared(cfg.data, train_s, cfg.size, cache_dir=Path(cfg.cache_dir))
-    x_val = load_prepared(cfg.data, val_s, cfg.size, cache_dir=Path(cfg.cache_dir))
-    y_train = np.array([s.label for s in train_s])
-    y_val = np.array([s.label for s in val_s])
+    data = load_data(cfg, samples)
     prep_seconds = time.time() - started
+    ixi = sum(i.source == IXI for i in data.train)
     print(
-        f"train {len(y_train)} / val {len(y_val)} images at {cfg.size}px "
-        f"(data ready in {prep_seconds:.0f}s)",
+        f"train {len(data.train)} ({ixi} IXI) / val {len(data.val)} images at {cfg.size}px, "
+        f"preprocessing {cfg.preprocessing} (data ready in {prep_seconds:.0f}s)",
         flush=True,
     )
 
-    if cfg.skip_fit:
-        result = training_loop.reload_fitted(cfg)
-    else:
-        result = training_loop.fit(cfg, x_train, y_train, x_val, y_val)
-    card = training_loop.finish(cfg, result, x_train, x_val, y_val, train_s, val_s, samples)
+    result = training_loop.reload_fitted(cfg) if cfg.skip_fit else training_loop.fit(cfg, data)
+    card = training_loop.finish(cfg, result, data, samples)
     card["training"]["data_prep_seconds"] = round(prep_seconds, 1)
     card["training"]["total_wall_seconds"] = round(time.time() - started, 1)
     if cfg.skip_fit:

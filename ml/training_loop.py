@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,46 +15,74 @@ import numpy as np
 import tensorflow as tf
 
 from ml import CLASS_NAMES, NORMAL_CLASS
+from ml.augment import AugmentConfig, randomize
 from ml.calibration import calibration_summary, fit_temperature
 from ml.card import RISK_RULE, calibrated_probabilities, sha256_file
 from ml.metrics import confusion_matrix, point_metrics
 from ml.models import LAST_CONV, build_model
 from ml.operating_point import choose_thresholds, describe
+from ml.preprocess import finish_uint8
+from ml.sources import source_weights
 
 MODEL_FILE = "brainscan.keras"
 CARD_FILE = "model_card.json"
 
 
-def augmenter() -> keras.Sequential:
-    """Small, anatomy-preserving changes: left-right flip (brains are near-symmetric; no
-    up-down flip), +-10 degree rotation, 6 % shift, 10 % zoom, brightness and contrast."""
-    layers = keras.layers
-    return keras.Sequential(
-        [
-            layers.RandomFlip("horizontal"),
-            layers.RandomRotation(10 / 360, fill_mode="constant"),
-            layers.RandomTranslation(0.06, 0.06, fill_mode="constant"),
-            layers.RandomZoom(0.1, fill_mode="constant"),
-            layers.RandomContrast(0.2),
-            layers.RandomBrightness(0.1, value_range=(0.0, 1.0)),
-        ],
-        name="augment",
+def augment_config(cfg) -> AugmentConfig:
+    """ "domain": every change of ml.augment; "geometric": flips, turns, zoom and shift only."""
+    if cfg.augment == "domain":
+        return AugmentConfig()
+    return AugmentConfig(
+        skull_strip=0.0, bias_field=0.0, downsample=0.0, blur=0.0, noise=0.0, jpeg=0.0,
+        gamma=0.0, window=0.0, equalize=0.0,
+    )  # fmt: skip
+
+
+def augmented_batches(data, cfg, weights: np.ndarray, seed: int) -> Iterator:
+    """Endless (images, one-hot labels, loss weights) batches: a new permutation every
+    epoch, every image randomised (ml.augment) and then standardised as inference does."""
+    rng = np.random.default_rng(seed)
+    aug = augment_config(cfg)
+    onehot = np.eye(len(CLASS_NAMES), dtype=np.float32)[data.y_train]
+    n = len(data.y_train)
+    while True:
+        order = rng.permutation(n)
+        for start in range(0, n - cfg.batch_size + 1, cfg.batch_size):
+            idx = order[start : start + cfg.batch_size]
+            images = np.empty((len(idx), cfg.size, cfg.size, 1), np.float32)
+            for row, i in enumerate(idx):
+                crop, mask = randomize(data.crops[i], data.masks[i], rng, aug)
+                images[row, ..., 0] = finish_uint8(crop, mask, cfg.preprocessing) / 255.0
+            yield images, onehot[idx], weights[idx].astype(np.float32)
+
+
+def train_dataset(data, cfg, weights: np.ndarray):
+    size, k = cfg.size, len(CLASS_NAMES)
+    signature = (
+        tf.TensorSpec((None, size, size, 1), tf.float32),
+        tf.TensorSpec((None, k), tf.float32),
+        tf.TensorSpec((None,), tf.float32),
     )
+    ds = tf.data.Dataset.from_generator(
+        lambda: augmented_batches(data, cfg, weights, cfg.seed), output_signature=signature
+    )
+    return ds.prefetch(4)
 
 
-def make_dataset(x: np.ndarray, y: np.ndarray, batch: int, *, train: bool, seed: int):
+def make_dataset(x: np.ndarray, y: np.ndarray, batch: int):
+    """Un-augmented (images, one-hot) batches: validation."""
     onehot = np.eye(len(CLASS_NAMES), dtype=np.float32)[y]
     ds = tf.data.Dataset.from_tensor_slices((x[..., np.newaxis], onehot))
-    if train:
-        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch).map(lambda a, b: (tf.cast(a, tf.float32) / 255.0, b))
-    if train:
-        aug = augmenter()
-        ds = ds.map(
-            lambda a, b: (tf.clip_by_value(aug(a, training=True), 0.0, 1.0), b),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def loss_weights(data, cfg) -> np.ndarray:
+    """Balanced classes; with source balance, rarer sources inside a class weigh more."""
+    if cfg.source_balance:
+        return source_weights(data.y_train, [i.source for i in data.train])
+    balanced = class_weights(data.y_train)
+    return np.array([balanced[int(c)] for c in data.y_train])
 
 
 class BudgetSchedule(keras.callbacks.Callback):
@@ -79,6 +109,22 @@ class BudgetSchedule(keras.callbacks.Callback):
     def on_train_begin(self, logs=None) -> None:
         self.t0 = time.time()
 
+    def report(self, epoch: int, now: float, next_epoch: float, logs: dict) -> None:
+        """One progress line per epoch: elapsed, time left (budget or epochs), metrics."""
+        elapsed = now - self.t0
+        epochs_left = max(0, self.params.get("epochs", epoch + 1) - epoch - 1)
+        left = min(self.budget_s - elapsed, epochs_left * next_epoch)
+        metrics = " ".join(
+            f"{k}={logs[k]:.4f}"
+            for k in ("loss", "accuracy", "val_loss", "val_accuracy")
+            if k in logs
+        )
+        print(
+            f"epoch {epoch + 1}: {elapsed / 60:.1f} min elapsed, about {max(0.0, left) / 60:.1f} "
+            f"min left; {metrics}",
+            flush=True,
+        )
+
     def on_epoch_begin(self, epoch, logs=None) -> None:
         self.epoch_start = time.time()
 
@@ -93,13 +139,14 @@ class BudgetSchedule(keras.callbacks.Callback):
             logs["elapsed_s"] = round(now - self.t0, 1)
         # the first epoch includes graph tracing, so it overestimates the next one
         next_epoch = (now - self.epoch_start) * (0.75 if epoch == 0 else 1.0)
+        self.report(epoch, now, next_epoch, logs or {})
         if now - self.t0 + next_epoch > self.budget_s:
             self.stopped_by_budget = True
             self.model.stop_training = True
             print(f"\nwall-clock budget reached after epoch {epoch + 1}; keeping best", flush=True)
 
 
-def fit(cfg, x_train, y_train, x_val, y_val) -> dict:
+def fit(cfg, data) -> dict:
     """Train and return the float32 best model plus the run's facts."""
     keras.utils.set_random_seed(cfg.seed)
     if cfg.mixed_precision:
@@ -112,12 +159,12 @@ def fit(cfg, x_train, y_train, x_val, y_val) -> dict:
         ),
         metrics=["accuracy"],
     )
-    train_ds = make_dataset(x_train, y_train, cfg.batch_size, train=True, seed=cfg.seed)
-    val_ds = make_dataset(x_val, y_val, 64, train=False, seed=cfg.seed)
-    steps = math.ceil(len(x_train) / cfg.batch_size)
+    weights = loss_weights(data, cfg)
+    train_ds = train_dataset(data, cfg, weights)
+    val_ds = make_dataset(data.x_val, data.y_val, 64)
+    steps = max(1, len(data.y_train) // cfg.batch_size)
     if cfg.max_steps:
         steps = min(steps, cfg.max_steps)
-        train_ds = train_ds.take(steps)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     best = out / "best.weights.h5"
@@ -140,10 +187,9 @@ def fit(cfg, x_train, y_train, x_val, y_val) -> dict:
         train_ds,
         validation_data=val_ds,
         epochs=cfg.epochs,
+        steps_per_epoch=steps,
         callbacks=callbacks,
-        class_weight=class_weights(y_train),
         verbose=_verbosity(cfg),
-        shuffle=False,  # the tf.data pipeline already shuffles
     )
     fit_seconds = time.time() - started
     model.load_weights(best)
@@ -209,20 +255,72 @@ def recalibrate_batchnorm(
     return len(order)
 
 
-def finish(cfg, result: dict, x_train, x_val, y_val, train_s, val_s, samples) -> dict:
+def augmented_once(data, cfg, seed: int) -> np.ndarray:
+    """Every training image once through the training randomisation, prepared (uint8)."""
+    rng = np.random.default_rng(seed)
+    aug = augment_config(cfg)
+    out = np.empty_like(data.x_train)
+    for i in range(len(out)):
+        crop, mask = randomize(data.crops[i], data.masks[i], rng, aug)
+        out[i] = finish_uint8(crop, mask, cfg.preprocessing)
+    return out
+
+
+def _nll(logits: np.ndarray, y: np.ndarray) -> float:
+    probs = calibrated_probabilities(logits, 1.0)
+    return float(-np.log(np.maximum(probs[np.arange(len(y)), y], 1e-12)).mean())
+
+
+def choose_batchnorm_statistics(model: keras.Model, data, cfg) -> dict:
+    """Recompute BatchNorm statistics on the training images, un-augmented or un-augmented
+    plus one randomised copy of each, and keep whichever gives the lower validation loss.
+
+    Un-augmented statistics fit our own sources best; the randomised copies make them
+    cover the spread of other scanners' images. Validation (Kaggle + IXI people) decides.
+    """
+    bns = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    fitted = [[w.numpy() for w in layer.weights] for layer in bns]
+    before = predict_logits(model, data.x_val)
+    candidates = {
+        "un-augmented": data.x_train,
+        "un-augmented + one randomised copy": np.concatenate(
+            [data.x_train, augmented_once(data, cfg, cfg.seed + 1)]
+        ),
+    }
+    outcome: dict = {
+        "val_loss_before": round(_nll(before, data.y_val), 5),
+        "val_accuracy_before": round(float((before.argmax(1) == data.y_val).mean()), 5),
+    }
+    best_name, best_loss, best_weights = "", np.inf, None
+    for name, images in candidates.items():
+        for layer, weights in zip(bns, fitted, strict=True):
+            layer.set_weights(weights)
+        recalibrate_batchnorm(model, images, seed=cfg.seed)
+        logits = predict_logits(model, data.x_val)
+        loss = _nll(logits, data.y_val)
+        outcome[name] = {
+            "images": len(images),
+            "val_loss": round(loss, 5),
+            "val_accuracy": round(float((logits.argmax(1) == data.y_val).mean()), 5),
+        }
+        if loss < best_loss:
+            best_name, best_loss = name, loss
+            best_weights = [[w.numpy() for w in layer.weights] for layer in bns]
+    for layer, weights in zip(bns, best_weights or fitted, strict=True):
+        layer.set_weights(weights)
+    outcome["chosen"] = best_name
+    return outcome
+
+
+def finish(cfg, result: dict, data, samples) -> dict:
     """Recalibrate BatchNorm, calibrate on validation, choose thresholds, save, build the card."""
     from ml.train import VERSION
 
     model = result["model"]
     normal = CLASS_NAMES.index(NORMAL_CLASS)
-    acc_before = float((predict_logits(model, x_val).argmax(1) == y_val).mean())
-    recalibrate_batchnorm(model, x_train, seed=cfg.seed)
+    x_val, y_val = data.x_val, data.y_val
+    result["batchnorm_recalibration"] = choose_batchnorm_statistics(model, data, cfg)
     logits = predict_logits(model, x_val)
-    result["batchnorm_recalibration"] = {
-        "images": len(x_train),
-        "val_accuracy_before": round(acc_before, 5),
-        "val_accuracy_after": round(float((logits.argmax(1) == y_val).mean()), 5),
-    }
     temperature = fit_temperature(logits, y_val)
     probs = calibrated_probabilities(logits, temperature)
     tumour_p, is_tumour = 1.0 - probs[:, normal], y_val != normal
@@ -231,7 +329,7 @@ def finish(cfg, result: dict, x_train, x_val, y_val, train_s, val_s, samples) ->
     model_path = out / MODEL_FILE
     model.save(model_path)
     (out / "best.weights.h5").unlink(missing_ok=True)
-    write_split_lists(out, train_s, val_s)
+    write_split_lists(out, data.train, data.val)
     val_metrics = point_metrics(y_val, probs, normal, thresholds["medium"])
     val_metrics["confusion_matrix"] = confusion_matrix(
         y_val, probs.argmax(1), len(CLASS_NAMES)
@@ -252,11 +350,11 @@ def finish(cfg, result: dict, x_train, x_val, y_val, train_s, val_s, samples) ->
         "risk_thresholds": thresholds,
         "risk_rule": RISK_RULE,
         "last_conv_layer": LAST_CONV,
-        "preprocessing": "ml.preprocess.prepare: decode to 8-bit grayscale, brain crop "
-        "(threshold + largest contour, whole image as fallback), INTER_AREA resize, /255",
+        "preprocessing_method": cfg.preprocessing,
+        "preprocessing": PREPROCESSING_TEXT[cfg.preprocessing],
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "data": data_facts(cfg, samples),
-        "splits": split_facts(cfg, train_s, val_s),
+        "data": data_facts(cfg, samples, data),
+        "splits": split_facts(cfg, data.train, data.val),
         "training": training_facts(cfg, result),
         "metrics": {"validation": val_metrics},
         "operating_point": {
@@ -271,30 +369,55 @@ def finish(cfg, result: dict, x_train, x_val, y_val, train_s, val_s, samples) ->
     }
 
 
-def data_facts(cfg, samples) -> dict:
+PREPROCESSING_TEXT = {
+    "crop-v1": "ml.preprocess.prepare: decode to 8-bit grayscale, head mask (threshold + "
+    "largest contour, whole image as fallback), crop, INTER_AREA resize, /255",
+    "crop-rank-v2": "ml.preprocess.prepare: decode to 8-bit grayscale, head mask (threshold + "
+    "largest contour, whole image as fallback), crop, INTER_AREA resize, gray levels inside "
+    "the head replaced by their mid-rank (histogram equalisation within the head), 0 outside, "
+    "/255",
+}
+
+
+def data_facts(cfg, samples, data) -> dict:
     counts: dict[str, dict[str, int]] = {}
     for s in samples:
         counts.setdefault(s.split, dict.fromkeys(CLASS_NAMES, 0))[CLASS_NAMES[s.label]] += 1
+    trained_on = ["Brain Tumor MRI Dataset (Nickparvar, Kaggle; figshare + SARTAJ + Br35H), CC0"]
+    if any(i.source == "ixi" for i in data.train):
+        trained_on.append(
+            "IXI (Hammersmith Hospital, healthy adults), CC BY-SA 3.0: 'Data provided by the "
+            "IXI project, Imperial College London'; this model is a derivative (CC BY-SA 3.0)"
+        )
     return {
-        "name": "Brain Tumor MRI Dataset (Nickparvar, Kaggle; figshare + SARTAJ + Br35H), CC0",
+        "name": trained_on[0],
+        "trained_on": trained_on,
+        "never_trained_on": ["BraTS 2013 / TCGA gliomas (kept for testing)"],
         "directory": Path(cfg.data).name,
         "counts": counts,
         "audit": "ml/reports/AUDIT.md",
     }
 
 
-def split_facts(cfg, train_s, val_s) -> dict:
-    def per_class(ss):
-        c = np.bincount([s.label for s in ss], minlength=len(CLASS_NAMES))
+def split_facts(cfg, train, val) -> dict:
+    def per_class(items):
+        c = np.bincount([i.label for i in items], minlength=len(CLASS_NAMES))
         return dict(zip(CLASS_NAMES, c.tolist(), strict=True))
 
+    def per_source(items):
+        cells = Counter(f"{i.source}/{CLASS_NAMES[i.label]}" for i in items)
+        return dict(sorted(cells.items()))
+
     return {
-        "method": "group-aware stratified split of Training/ (near-duplicate groups from the "
-        "audit never straddle train/validation); Testing/ untouched",
+        "method": "group-aware stratified split of Kaggle Training/ (near-duplicate groups "
+        "from the audit never straddle train/validation); IXI split by person (ml/sources.py); "
+        "Kaggle Testing/, the IXI test people and BraTS/TCGA untouched",
         "seed": cfg.seed,
         "val_fraction": cfg.val_fraction,
-        "train": per_class(train_s),
-        "validation": per_class(val_s),
+        "train": per_class(train),
+        "validation": per_class(val),
+        "train_by_source": per_source(train),
+        "validation_by_source": per_source(val),
         "lists": "splits.json next to the model",
     }
 
@@ -310,7 +433,13 @@ def training_facts(cfg, result: dict) -> dict:
         "stopped_by_budget": result["stopped_by_budget"],
         "images_per_second": round(result["images_per_second"], 1),
         "optimizer": "AdamW, warmup + cosine LR over max(step, wall-clock) progress",
-        "loss": f"categorical cross-entropy, label smoothing {cfg.label_smoothing}, balanced class weights",
+        "loss": f"categorical cross-entropy, label smoothing {cfg.label_smoothing}, "
+        + (
+            "source-balanced weights (classes equal; rarer sources in a class up to 6x)"
+            if cfg.source_balance
+            else "balanced class weights"
+        ),
+        "augmentation": cfg.augment,
         "history": result["history"],
         "batchnorm_recalibration": result["batchnorm_recalibration"],
         "refinished_without_refit": bool(result.get("refinished")),
@@ -336,8 +465,8 @@ def reload_fitted(cfg) -> dict:
     }
 
 
-def write_split_lists(out: Path, train_s, val_s) -> None:
-    lists = {"train": [s.relpath for s in train_s], "validation": [s.relpath for s in val_s]}
+def write_split_lists(out: Path, train, val) -> None:
+    lists = {"train": [i.key for i in train], "validation": [i.key for i in val]}
     (out / "splits.json").write_text(json.dumps(lists) + "\n", encoding="utf-8")
 
 

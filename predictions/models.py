@@ -111,6 +111,10 @@ class Prediction(models.Model):
     gate_accepted = models.BooleanField(null=True, blank=True)
     gate_score = models.FloatField(null=True, blank=True)
     heatmap_inside_brain = models.FloatField(null=True, blank=True)
+    # The model's features were farther from its validated slices than the gate's lower
+    # ("unfamiliar") limit: analysed, but the result is less reliable.
+    unfamiliar = models.BooleanField(default=False)
+    heatmap_class = models.CharField(max_length=12, blank=True)
     model_version = models.CharField(max_length=64, blank=True, db_index=True)
     model_sha256 = models.CharField(max_length=64, blank=True)
     timings = models.JSONField(default=dict, blank=True)
@@ -232,6 +236,8 @@ class Prediction(models.Model):
             gate_accepted=True,
             gate_score=analysis.gate_score,
             heatmap_inside_brain=analysis.heatmap_inside_brain,
+            unfamiliar=bool(getattr(analysis, "unfamiliar", False)),
+            heatmap_class=getattr(analysis, "heatmap_class", None) or "",
             model_version=analysis.model_version,
             model_sha256=analysis.model_sha256,
             timings=analysis.timings_ms,

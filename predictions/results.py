@@ -44,6 +44,7 @@ def result_context(scan: Scan) -> dict[str, Any]:
         "operating_point": operating_point_sentence(card),
         "card_mismatch": _card_mismatch(prediction, card),
         "gate_verdict": gate_verdict(prediction),
+        "reliability_note": reliability_note(prediction),
         "timings": timing_rows(prediction.timings),
     }
 
@@ -55,6 +56,17 @@ def class_bars(prediction: Prediction) -> list[ClassBar]:
         for value, name in Label.choices
         if value in probabilities
     ]
+
+
+UNFAMILIAR_NOTE = (
+    "Unfamiliar image: this scan is farther from the images the model was validated on "
+    "than most of them, so this result is less reliable."
+)
+
+
+def reliability_note(prediction: Prediction) -> str:
+    """The "unfamiliar image" warning for a finished result, or "" when there is none."""
+    return UNFAMILIAR_NOTE if prediction.unfamiliar else ""
 
 
 def gate_verdict(prediction: Prediction) -> str:

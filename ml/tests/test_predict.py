@@ -20,6 +20,8 @@ FIELDS = {
     "gate_score",
     "gate_reason",
     "heatmap_inside_brain",
+    "heatmap_class",
+    "unfamiliar",
     "timings_ms",
 }
 
@@ -57,6 +59,13 @@ def test_prints_one_json_line_with_all_fields_and_writes_the_overlay(
     assert record["accepted"] is True
     assert sum(record["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
     assert (out_dir / "slice.overlay.png").read_bytes().startswith(b"\x89PNG")
+    import cv2
+
+    heatmap = cv2.imread(str(out_dir / "slice.heatmap.png"), cv2.IMREAD_UNCHANGED)
+    source = cv2.imread(str(good), cv2.IMREAD_UNCHANGED)
+    assert heatmap.dtype.name == "uint8"
+    assert heatmap.ndim == 2
+    assert heatmap.shape == source.shape[:2]
 
 
 def test_a_bad_file_gives_an_error_line_and_a_failing_exit_status(model_path, scans, capsys):

@@ -35,6 +35,7 @@ def trained(tmp_path_factory):
     args = ["--data", str(data), "--out", str(out), "--arch", "cnn_small", "--size", "32"]
     args += ["--epochs", "2", "--max-steps", "1", "--batch-size", "8", "--verbose", "0"]
     args += ["--audit-json", str(tmp_path / "none.json"), "--cache-dir", str(tmp_path / "c")]
+    args += ["--no-ixi"]
     train_main(args)
     return out
 

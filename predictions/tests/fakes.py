@@ -36,6 +36,8 @@ class FakeAnalysis:
     timings_ms: dict[str, float] = field(default_factory=lambda: {"total": 12.5})
     model_version: str = "fake-0.0.0"
     model_sha256: str = "0" * 64
+    heatmap_class: str | None = "glioma"
+    unfamiliar: bool = False
 
 
 REJECTED = FakeAnalysis(

@@ -211,3 +211,33 @@ def test_a_broken_model_card_reads_as_no_model(clinician_client, settings, tmp_p
     response = clinician_client.get(reverse("predictions:model-card"))
 
     assert "No model installed yet" in response.content.decode()
+
+
+def test_an_unfamiliar_image_says_its_result_is_less_reliable(
+    clinician, clinician_client, card_dir
+):
+    flagged = make_scan(clinician, label="glioma", unfamiliar=True, heatmap_class="glioma")
+    usual = make_scan(clinician, label="glioma")
+
+    assert "Unfamiliar image: this scan is farther" in page(clinician_client, flagged)
+    assert 'id="unfamiliar-note"' not in page(clinician_client, usual)
+    from rest_framework.request import Request
+    from rest_framework.test import APIRequestFactory
+
+    from api.results import scan_result
+
+    request = Request(APIRequestFactory().get("/api/scans/1"))
+    answer = scan_result(flagged, request)
+    assert answer["unfamiliar"] is True
+    assert answer["reliability_note"].startswith("Unfamiliar image")
+    assert answer["heatmap_class"] == "glioma"
+    assert scan_result(usual, request)["unfamiliar"] is False
+
+
+def test_a_no_tumour_result_says_which_tumour_class_its_heatmap_shows(
+    clinician, clinician_client, card_dir
+):
+    scan = make_scan(clinician, label="notumor", heatmap_class="meningioma")
+    html = page(clinician_client, scan)
+    assert "evidence for meningioma, the most likely tumour class" in html
+    assert 'although the answer is "no tumour"' in html

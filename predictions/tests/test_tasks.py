@@ -129,6 +129,25 @@ def test_gate_rejection_is_stored_with_its_reason(monkeypatch, private_root):
     assert stored_files(private_root / "results") == []
 
 
+def test_an_unfamiliar_analysis_is_stored_with_its_flag_and_heatmap_class(
+    monkeypatch, private_root
+):
+    from dataclasses import replace
+
+    from predictions.tests.fakes import FakeAnalysis
+
+    flagged = replace(FakeAnalysis(), unfamiliar=True, heatmap_class="meningioma")
+    monkeypatch.setattr("predictions.tasks._engine", lambda: FakeEngine(flagged))
+    prediction = PredictionFactory()
+
+    run_prediction(prediction.pk)
+
+    prediction.refresh_from_db()
+    assert prediction.status == Prediction.Status.DONE
+    assert prediction.unfamiliar is True
+    assert prediction.heatmap_class == "meningioma"
+
+
 def test_transient_storage_error_releases_the_claim_for_a_retry(monkeypatch):
     engine = FakeEngine(error=OSError("disk hiccup"))
     monkeypatch.setattr("predictions.tasks._engine", lambda: engine)

@@ -1,0 +1,317 @@
+"""Evaluate the exported model + gate on every source apart:
+
+    python -m ml.evaluate_sources --model ml/artifacts/brainscan.keras --data KAGGLE_DIR
+
+Sources: the Kaggle official Testing split, its leak-free subset, the IXI people of the
+person split's test part, and every BraTS/TCGA glioma (never trained on). Each goes through
+`Engine.analyze` exactly as an upload does. Per source: gate pass rate, and accuracy,
+tumour sensitivity / specificity at both risk thresholds and ECE, of what was analysed and
+of the model alone, with 95 % intervals over people (ml/source_metrics.py). Then the
+robustness table (DISPLAY_CHANGES of ml/augment.py on a seeded subset of every source:
+label agreement with the unchanged slice and gate pass rate), and Grad-CAM on the BraTS
+masks (heatmap mass inside the tumour, pointing game). Writes sources.json and SOURCES.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ml import CLASS_NAMES
+from ml.augment import DISPLAY_CHANGES
+from ml.imageio import decode_image
+from ml.source_metrics import cluster_bootstrap_ci, source_metrics
+from ml.sources import (
+    BRATS_DIR,
+    Item,
+    brats_items,
+    default_external,
+    ixi_items,
+    kaggle_items,
+    split_people,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+REPORTS = REPO / "ml" / "reports"
+SOURCE_NAMES = {
+    "test": "Kaggle official Testing split",
+    "test_leak_free": "Kaggle leak-free Testing subset",
+    "ixi_test": "IXI healthy adults, test people (other hospital)",
+    "brats": "BraTS 2013 / TCGA gliomas, skull-stripped (other hospitals)",
+}
+POINTING_DILATION_PX = 5
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", type=Path, default=REPO / "ml" / "artifacts" / "brainscan.keras")
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--external", type=Path, default=None, help="default: beside --data")
+    p.add_argument("--leak-free", type=Path, default=REPORTS / "leak_free_test.txt")
+    p.add_argument("--audit-json", type=Path, default=REPORTS / "audit.json")
+    p.add_argument("--out", type=Path, default=REPORTS)
+    p.add_argument("--bootstrap", type=int, default=1000)
+    p.add_argument("--robustness-per-source", type=int, default=150)
+    p.add_argument("--threads", type=int, default=os.cpu_count())
+    p.add_argument(
+        "--update-card",
+        action="store_true",
+        help="copy the per-source results into model_card.json and re-render ml/MODEL_CARD.md",
+    )
+    return p.parse_args(argv)
+
+
+def source_items(args) -> dict[str, list[Item]]:
+    """The items of every source; refuses to test on anything the model was trained on."""
+    from ml.audit import load_groups
+    from ml.dataset import list_samples
+
+    group_of = load_groups(args.audit_json) if args.audit_json.exists() else {}
+    test = [(s.relpath, s.label) for s in list_samples(args.data) if s.split == "Testing"]
+    kaggle = kaggle_items(args.data, test, group_of)
+    leak_free = set(args.leak_free.read_text(encoding="utf-8").split())
+    external = args.external or default_external(args.data)
+    items = {
+        "test": kaggle,
+        "test_leak_free": [i for i in kaggle if i.key in leak_free],
+        "ixi_test": split_people(ixi_items(external))["test"],
+        "brats": brats_items(external),
+    }
+    splits = args.model.with_name("splits.json")
+    if splits.exists():
+        seen = {k for part in json.loads(splits.read_text()).values() for k in part}
+        for name, part in items.items():
+            overlap = [i.key for i in part if i.key in seen]
+            if overlap:
+                raise SystemExit(f"{name}: {len(overlap)} images were trained on ({overlap[0]})")
+    return items
+
+
+def run_source(engine, items: list[Item], *, explain: bool) -> dict:
+    """Analyse every item (gate recorded, not enforced): arrays for the metrics."""
+    probs, accepted, unfamiliar, heatmaps = [], [], [], []
+    for item in items:
+        a = engine.analyze(item.path.read_bytes(), explain=explain, enforce_gate=False)
+        probs.append([a.probabilities[c] for c in engine.card.class_names])
+        accepted.append(a.accepted)
+        unfamiliar.append(a.unfamiliar)
+        if explain:
+            heatmaps.append(cv2.imdecode(np.frombuffer(a.heatmap_png, np.uint8), 0))
+    return {
+        "probs": np.array(probs),
+        "accepted": np.array(accepted),
+        "unfamiliar": np.array(unfamiliar),
+        "heatmaps": heatmaps,
+    }
+
+
+def gradcam_scores(items: list[Item], heatmaps: list[np.ndarray], external: Path, n_boot: int):
+    """Share of heatmap mass inside the tumour mask, and the pointing game (the hottest
+    pixel inside the mask dilated by POINTING_DILATION_PX), per slice; means over slices
+    with intervals over patients."""
+    kernel = np.ones((2 * POINTING_DILATION_PX + 1,) * 2, np.uint8)
+    mass, hit = [], []
+    for item, heat in zip(items, heatmaps, strict=True):
+        mask = cv2.imread(str(external / BRATS_DIR / "masks" / item.path.name), 0) > 0
+        h = heat.astype(np.float64)
+        mass.append(float(h[mask].sum() / h.sum()) if h.sum() > 0 else 0.0)
+        peak = np.unravel_index(int(np.argmax(h)), h.shape)
+        hit.append(bool(cv2.dilate(mask.astype(np.uint8), kernel)[peak]))
+    mass_a, hit_a = np.array(mass), np.array(hit, dtype=float)
+
+    def stat(idx):
+        return {"mass_inside_tumour": mass_a[idx].mean(), "pointing_hit": hit_a[idx].mean()}
+
+    ci = cluster_bootstrap_ci(stat, [i.person for i in items], n_resamples=n_boot)
+    return {
+        k: {"value": float(v), "ci95": list(ci[k])} for k, v in stat(np.arange(len(items))).items()
+    }
+
+
+def robustness(engine, items: dict[str, list[Item]], per_source: int) -> dict:
+    """Label agreement with the unchanged slice, and gate pass rate, under each change."""
+    rng = np.random.default_rng(0)
+    table: dict[str, dict] = {}
+    for name in ("test", "ixi_test", "brats"):
+        pool = items[name]
+        chosen = [
+            pool[i]
+            for i in sorted(rng.choice(len(pool), min(per_source, len(pool)), replace=False))
+        ]
+        grays = [decode_image(i.path.read_bytes()) for i in chosen]
+        base = [engine.analyze(g, explain=False, enforce_gate=False) for g in grays]
+        rows = {"unchanged": {"agreement": 1.0, "gate_pass": _mean(a.accepted for a in base)}}
+        for change, fn in DISPLAY_CHANGES.items():
+            out = [engine.analyze(fn(g), explain=False, enforce_gate=False) for g in grays]
+            rows[change] = {
+                "agreement": _mean(a.label == b.label for a, b in zip(out, base, strict=True)),
+                "gate_pass": _mean(a.accepted for a in out),
+            }
+        table[name] = {"n": len(chosen), "rows": rows}
+    return table
+
+
+def _mean(flags) -> float:
+    values = list(flags)
+    return float(np.mean(values)) if values else float("nan")
+
+
+def evaluate(args) -> dict:
+    from ml.inference import Engine
+
+    engine = Engine.load(args.model, threads=args.threads)
+    items = source_items(args)
+    normal = engine.card.normal_index
+    thresholds = engine.card.risk_thresholds
+    result: dict = {
+        "model": engine.version,
+        "sha256": engine.sha256,
+        "risk_thresholds": thresholds,
+        "bootstrap_resamples": args.bootstrap,
+        "sources": {},
+    }
+    runs = {}
+    for name, part in items.items():
+        if name == "test_leak_free":
+            keys = {i.key for i in part}
+            mask = np.array([i.key in keys for i in items["test"]])
+            run = {k: v[mask] for k, v in runs["test"].items() if k != "heatmaps"}
+        else:
+            run = run_source(engine, part, explain=name == "brats")
+        runs[name] = run
+        y = np.array([i.label for i in part])
+        metrics = source_metrics(
+            y, run["probs"], run["accepted"], [i.person for i in part], thresholds, normal,
+            n_resamples=args.bootstrap,
+        )  # fmt: skip
+        metrics["unfamiliar_share_of_analysed"] = _mean(run["unfamiliar"][run["accepted"]])
+        metrics["called_glioma"] = _mean(run["probs"].argmax(1) == CLASS_NAMES.index("glioma"))
+        metrics["description"] = SOURCE_NAMES[name]
+        result["sources"][name] = metrics
+    external = args.external or default_external(args.data)
+    result["gradcam_brats"] = gradcam_scores(
+        items["brats"], runs["brats"]["heatmaps"], external, args.bootstrap
+    )
+    result["robustness"] = robustness(engine, items, args.robustness_per_source)
+    return result
+
+
+def _cell(entry: dict | None) -> str:
+    if not entry or entry.get("value") is None:
+        return "–"
+    text = f"{100 * entry['value']:.1f} %"
+    if entry.get("ci95"):
+        lo, hi = entry["ci95"]
+        text += f" ({100 * lo:.1f}–{100 * hi:.1f})"
+    return text
+
+
+def markdown(r: dict, command: str) -> str:
+    lines = [
+        "# Evaluation by source",
+        "",
+        f"Model `{r['model']}` (SHA-256 `{r['sha256'][:16]}...`), produced by `{command}`. "
+        "95 % intervals: bootstrap over people (Kaggle: its near-duplicate groups), "
+        f"{r['bootstrap_resamples']} resamples. Risk thresholds: medium "
+        f"{r['risk_thresholds']['medium']:.3f}, high {r['risk_thresholds']['high']:.3f}. "
+        "There is no external meningioma or pituitary data: external rows test glioma "
+        "and no tumour only.",
+        "",
+        "## Gate and analysed slices",
+        "",
+        "| source | slices | people | passes gate | accuracy (analysed) | tumour found, risk ≥ medium | "
+        "called no tumour (normals) | ECE |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for _name, s in r["sources"].items():
+        m = s["analysed_metrics"]
+        lines.append(
+            f"| {s['description']} | {s['slices']} | {s['people']} | {_cell(s['gate_pass'])} | "
+            f"{_cell(m['accuracy'])} | {_cell(m['tumour_sensitivity_medium'])} | "
+            f"{_cell(m['specificity_medium'])} | {_cell(m['ece'])} |"
+        )
+    lines += [
+        "",
+        "## The model alone (every slice, as if the gate had passed it)",
+        "",
+        "| source | accuracy | tumour found, risk ≥ medium | tumour found, risk high | "
+        "no tumour, risk low | called glioma | ECE |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for _name, s in r["sources"].items():
+        m = s["model_alone"]
+        lines.append(
+            f"| {s['description']} | {_cell(m['accuracy'])} | "
+            f"{_cell(m['tumour_sensitivity_medium'])} | {_cell(m['tumour_sensitivity_high'])} | "
+            f"{_cell(m['specificity_medium'])} | {100 * s['called_glioma']:.1f} % | "
+            f"{_cell(m['ece'])} |"
+        )
+    g = r["gradcam_brats"]
+    lines += [
+        "",
+        "## Grad-CAM on the BraTS/TCGA tumour masks",
+        "",
+        f"Heatmap of the most probable tumour class. Mass inside the tumour mask: "
+        f"{_cell(g['mass_inside_tumour'])}; pointing game (hottest pixel inside the mask "
+        f"dilated by {POINTING_DILATION_PX} px): {_cell(g['pointing_hit'])}.",
+        "",
+        "## Robustness to display changes",
+        "",
+        "Label agreement with the unchanged slice / gate pass rate, on a seeded subset.",
+        "",
+    ]
+    names = list(r["robustness"])
+    lines.append(
+        "| change | " + " | ".join(f"{n} (n={r['robustness'][n]['n']})" for n in names) + " |"
+    )
+    lines.append("|---|" + "---:|" * len(names))
+    for change in r["robustness"][names[0]]["rows"]:
+        cells = []
+        for n in names:
+            row = r["robustness"][n]["rows"][change]
+            cells.append(f"{100 * row['agreement']:.1f} % / {100 * row['gate_pass']:.1f} %")
+        lines.append(f"| {change} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def update_card(model: Path, result: dict) -> None:
+    """Per-source metrics, robustness and Grad-CAM scores into the card (the .keras file is
+    untouched, so the card's SHA-256 stays valid); then the Markdown card again."""
+    from ml.evaluate import write_model_card_md
+
+    card_path = model.with_name("model_card.json")
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    card.setdefault("metrics", {})["sources"] = result["sources"]
+    card["robustness"] = result["robustness"]
+    card["gradcam_brats"] = result["gradcam_brats"]
+    card_path.write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
+    write_model_card_md(card_path, REPORTS / "comparison.json", REPO / "ml" / "MODEL_CARD.md")
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    result = evaluate(args)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "sources.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    command = f"python -m ml.evaluate_sources --model {args.model} --data {args.data}"
+    (args.out / "SOURCES.md").write_text(markdown(result, command), encoding="utf-8")
+    if args.update_card:
+        update_card(args.model, result)
+    for name, s in result["sources"].items():
+        m = s["model_alone"]
+        print(
+            f"{name}: gate {_cell(s['gate_pass'])}; alone acc {_cell(m['accuracy'])}, "
+            f"sens@med {_cell(m['tumour_sensitivity_medium'])}, "
+            f"spec@med {_cell(m['specificity_medium'])}",
+            flush=True,
+        )
+    return result
+
+
+if __name__ == "__main__":
+    main()
