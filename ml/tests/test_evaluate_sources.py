@@ -1,0 +1,77 @@
+"""The per-source report: Grad-CAM scoring on tumour masks and the Markdown tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from ml.evaluate_sources import SOURCE_NAMES, gradcam_scores, markdown
+from ml.source_metrics import source_metrics
+from ml.sources import BRATS_DIR, Item
+
+
+def test_gradcam_scores_count_mass_and_the_hottest_pixel_inside_the_mask(tmp_path):
+    masks = tmp_path / BRATS_DIR / "masks"
+    masks.mkdir(parents=True)
+    mask = np.zeros((40, 40), np.uint8)
+    mask[10:20, 10:20] = 255
+    items, heatmaps = [], []
+    for i, (y, x) in enumerate([(15, 15), (35, 35)]):  # one hit, one miss
+        name = f"p{i}_T1c_z00{i}.png"
+        cv2.imwrite(str(masks / name), mask)
+        items.append(Item(name, Path(name), 0, "brats-tcga", f"p{i}"))
+        heat = np.zeros((40, 40), np.uint8)
+        heat[y - 2 : y + 3, x - 2 : x + 3] = 200
+        heatmaps.append(heat)
+    scores = gradcam_scores(items, heatmaps, tmp_path, n_boot=50)
+    assert scores["pointing_hit"]["value"] == pytest.approx(0.5)
+    assert scores["mass_inside_tumour"]["value"] == pytest.approx(0.5)
+    assert scores["pointing_hit"]["ci95"][0] <= 0.5 <= scores["pointing_hit"]["ci95"][1]
+
+
+def _source(y, tumour_p, accepted, people):
+    probs = np.zeros((len(y), 4))
+    probs[:, 0], probs[:, 2] = tumour_p, 1 - np.asarray(tumour_p)
+    s = source_metrics(
+        np.array(y), probs, np.array(accepted), people, {"medium": 0.2, "high": 0.5}, 2,
+        n_resamples=20,
+    )  # fmt: skip
+    s["called_glioma"] = float((probs.argmax(1) == 0).mean())
+    return s
+
+
+def test_the_report_has_a_row_per_source_and_says_what_was_not_analysed():
+    sources = {
+        "ixi_test": _source([2, 2, 2], [0.1, 0.1, 0.9], [True, True, False], ["a", "b", "c"]),
+        "brats": _source([0, 0], [0.9, 0.1], [True, True], ["p", "q"]),
+    }
+    for name, s in sources.items():
+        s["description"] = SOURCE_NAMES[name]
+    rows = {
+        "unchanged": {"agreement": 1.0, "gate_pass": 0.5},
+        "gamma 0.6": {"agreement": 0.75, "gate_pass": 0.25},
+    }
+    report = {
+        "model": "m-1",
+        "sha256": "ab" * 32,
+        "risk_thresholds": {"medium": 0.2, "high": 0.5},
+        "bootstrap_resamples": 20,
+        "sources": sources,
+        "gradcam_brats": {
+            "mass_inside_tumour": {"value": 0.4, "ci95": [0.3, 0.5]},
+            "pointing_hit": {"value": 0.6, "ci95": [0.5, 0.7]},
+        },
+        "robustness": {"ixi_test": {"n": 4, "rows": rows}},
+    }
+    text = markdown(report, "python -m ml.evaluate_sources")
+    ixi_row = next(
+        line for line in text.splitlines() if line.startswith(f"| {SOURCE_NAMES['ixi_test']}")
+    )
+    assert "| 3 | 3 | 66.7 %" in ixi_row  # slices, people, gate pass
+    assert SOURCE_NAMES["brats"] in text
+    assert "| gamma 0.6 | 75.0 % / 25.0 % |" in text
+    assert "pointing game" in text
+    assert "60.0 %" in text
