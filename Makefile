@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1:8000
 PYTEST_MARKERS ?= not integration
 
 .PHONY: run install install-dev system-deps migrate dev test test-services lint check \
-        audit train evaluate bench bench-ml bench-history bench-stack test-browser worker clean
+        audit train evaluate evaluate-transfer bench bench-ml bench-history bench-stack test-browser worker clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -79,6 +79,17 @@ train: install
 evaluate: install
 	$(BIN)/python -m ml.evaluate --model ml/artifacts/brainscan.keras --data $(DATA)
 	$(BIN)/python -m ml.evaluate_sources --model ml/artifacts/brainscan.keras --data $(DATA) --update-card
+
+# Leave one source out (the honest estimate for a new hospital): the shipped recipe trained
+# without IXI (var/transfer/ixi, never shipped), its own gate, evaluated on every IXI person;
+# the result goes into the shipped card's transfer_estimate. About 60 minutes on 2 cores.
+TRANSFER := var/transfer/ixi
+evaluate-transfer: install
+	$(BIN)/python -m ml.train --data $(DATA) --out $(TRANSFER) --exclude-source ixi
+	$(BIN)/python -m ml.gate fit --model $(TRANSFER)/brainscan.keras --data $(DATA)
+	$(BIN)/python -m ml.evaluate_sources --model $(TRANSFER)/brainscan.keras --data $(DATA) \
+	  --ixi-people all --robustness-per-source 0 --out $(TRANSFER)
+	$(BIN)/python -m ml.transfer --left-out ixi --report $(TRANSFER)/sources.json
 
 bench-ml: install
 	$(BIN)/python -m ml.bench --data $(DATA)

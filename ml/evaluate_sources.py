@@ -42,6 +42,7 @@ SOURCE_NAMES = {
     "test": "Kaggle official Testing split",
     "test_leak_free": "Kaggle leak-free Testing subset",
     "ixi_test": "IXI healthy adults, test people (other hospital)",
+    "ixi_all": "IXI healthy adults, every person (source left out of training)",
     "brats": "BraTS 2013 / TCGA gliomas, skull-stripped (other hospitals)",
 }
 POINTING_DILATION_PX = 5
@@ -56,7 +57,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--audit-json", type=Path, default=REPORTS / "audit.json")
     p.add_argument("--out", type=Path, default=REPORTS)
     p.add_argument("--bootstrap", type=int, default=1000)
-    p.add_argument("--robustness-per-source", type=int, default=150)
+    p.add_argument("--robustness-per-source", type=int, default=150, help="0: no robustness table")
+    p.add_argument(
+        "--ixi-people",
+        choices=("test", "all"),
+        default="test",
+        help="all: every IXI person, for a model trained without IXI (make evaluate-transfer)",
+    )
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument(
         "--update-card",
@@ -79,17 +86,28 @@ def source_items(args) -> dict[str, list[Item]]:
     items = {
         "test": kaggle,
         "test_leak_free": [i for i in kaggle if i.key in leak_free],
-        "ixi_test": split_people(ixi_items(external))["test"],
+        **_ixi(ixi_items(external), args.ixi_people),
         "brats": brats_items(external),
     }
-    splits = args.model.with_name("splits.json")
-    if splits.exists():
-        seen = {k for part in json.loads(splits.read_text()).values() for k in part}
-        for name, part in items.items():
-            overlap = [i.key for i in part if i.key in seen]
-            if overlap:
-                raise SystemExit(f"{name}: {len(overlap)} images were trained on ({overlap[0]})")
+    refuse_trained_on(items, args.model.with_name("splits.json"))
     return items
+
+
+def refuse_trained_on(items: dict[str, list[Item]], splits: Path) -> None:
+    """Stop if any test image is in the model's train or validation split."""
+    if not splits.exists():
+        return
+    seen = {k for part in json.loads(splits.read_text()).values() for k in part}
+    for name, part in items.items():
+        overlap = [i.key for i in part if i.key in seen]
+        if overlap:
+            raise SystemExit(f"{name}: {len(overlap)} images were trained on ({overlap[0]})")
+
+
+def _ixi(items: list[Item], people: str) -> dict[str, list[Item]]:
+    """The IXI test people of the person split, or every person (the splits.json check in
+    source_items then proves the model never saw any of them)."""
+    return {"ixi_all": items} if people == "all" else {"ixi_test": split_people(items)["test"]}
 
 
 def run_source(engine, items: list[Item], *, explain: bool) -> dict:
@@ -137,8 +155,10 @@ def robustness(engine, items: dict[str, list[Item]], per_source: int) -> dict:
     """Label agreement with the unchanged slice, and gate pass rate, under each change."""
     rng = np.random.default_rng(0)
     table: dict[str, dict] = {}
-    for name in ("test", "ixi_test", "brats"):
-        pool = items[name]
+    for name in ("test", "ixi_test", "ixi_all", "brats"):
+        pool = items.get(name)
+        if not pool or per_source <= 0:
+            continue
         chosen = [
             pool[i]
             for i in sorted(rng.choice(len(pool), min(per_source, len(pool)), replace=False))
@@ -266,6 +286,8 @@ def markdown(r: dict, command: str) -> str:
         "",
     ]
     names = list(r["robustness"])
+    if not names:
+        return "\n".join(lines + ["Not measured in this run."]) + "\n"
     lines.append(
         "| change | " + " | ".join(f"{n} (n={r['robustness'][n]['n']})" for n in names) + " |"
     )
@@ -299,6 +321,8 @@ def main(argv: list[str] | None = None) -> dict:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "sources.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     command = f"python -m ml.evaluate_sources --model {args.model} --data {args.data}"
+    if args.ixi_people == "all":
+        command += " --ixi-people all"
     (args.out / "SOURCES.md").write_text(markdown(result, command), encoding="utf-8")
     if args.update_card:
         update_card(args.model, result)

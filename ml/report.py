@@ -471,8 +471,12 @@ def external_section(card: dict) -> str:
         rows,
     )
     note = card.get("external_note", "")
+    transfer = card.get("transfer_estimate") or {}
+    lead = transfer.get("summary") or transfer.get("note") or ""
     return f"""
 ## Results by source (read this first)
+
+{lead}
 
 A clinician's scans come from another hospital. These are the results on every source apart,
 external sources first, with 95 % intervals over people (`python -m ml.evaluate_sources`;

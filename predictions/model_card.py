@@ -117,6 +117,60 @@ def operating_point_sentence(card: Card | None) -> str:
     return sentence + "."
 
 
+@dataclass(frozen=True)
+class SourceRow:
+    """One line of the card page's results-by-source table, as text."""
+
+    source: str
+    slices: str
+    gate_pass: str
+    tumour_found: str
+    normals_low: str
+
+
+# External sources first: a clinician's scans come from another hospital.
+SOURCE_ORDER = ("brats", "ixi_test", "test_leak_free", "test")
+
+
+def results_by_source(card: Card | None) -> tuple[str, list[SourceRow]]:
+    """The transfer estimate's sentence and one row per source (model alone, 95 % intervals
+    over people), the left-out run's row first; ("", []) for a card without them."""
+    if card is None:
+        return "", []
+    transfer = card.data.get("transfer_estimate")
+    transfer = transfer if isinstance(transfer, dict) else {}
+    rows = []
+    left = (transfer.get("sources") or {}).get(transfer.get("left_out_row"))
+    if isinstance(left, dict):
+        rows.append(_source_row(left, suffix=" — model trained without it"))
+    sources = (card.data.get("metrics") or {}).get("sources") or {}
+    rows += [_source_row(sources[n]) for n in SOURCE_ORDER if isinstance(sources.get(n), dict)]
+    summary = transfer.get("summary") or transfer.get("note") or ""
+    return str(summary), rows
+
+
+def _source_row(s: dict[str, Any], suffix: str = "") -> SourceRow:
+    alone = s.get("model_alone") or {}
+    return SourceRow(
+        source=f"{s.get('description', '?')}{suffix}",
+        slices=f"{s.get('slices', '?')} / {s.get('people', '?')}",
+        gate_pass=_interval(s.get("gate_pass")),
+        tumour_found=_interval(alone.get("tumour_sensitivity_medium")),
+        normals_low=_interval(alone.get("specificity_medium")),
+    )
+
+
+def _interval(entry: object) -> str:
+    """'31.3 % (20.5–44.8)', or '–' where the source has no such cases."""
+    if not isinstance(entry, dict) or _number(entry.get("value")) is None:
+        return "–"
+    text = f"{float(entry['value']) * 100:.1f}\N{NO-BREAK SPACE}%"
+    ci = entry.get("ci95")
+    if isinstance(ci, list) and len(ci) == 2 and all(_number(v) is not None for v in ci):
+        text += f" ({float(ci[0]) * 100:.1f}–{float(ci[1]) * 100:.1f})"
+    return text
+
+
 def _percent(value: float | None) -> str:
     if value is None:
         return "?"

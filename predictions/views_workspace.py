@@ -26,7 +26,12 @@ from predictions import services
 from predictions.export import csv_response
 from predictions.filters import HistoryFilterForm
 from predictions.forms import ScanUploadForm, read_and_validate_slices
-from predictions.model_card import card_path, load_installed_card, operating_point_sentence
+from predictions.model_card import (
+    card_path,
+    load_installed_card,
+    operating_point_sentence,
+    results_by_source,
+)
 from predictions.models import Scan
 from predictions.validation import InvalidUpload, ValidatedUpload
 from predictions.views import clinician_required
@@ -133,7 +138,10 @@ def scan_preview(request: AuthenticatedRequest, scan_id: int) -> HttpResponse:
 def model_card(request: AuthenticatedRequest) -> HttpResponse:
     """The installed model's card, or a plain page saying that no model is installed yet."""
     card = load_installed_card()
+    transfer, source_rows = results_by_source(card)
     context = {
+        "transfer_summary": transfer,
+        "source_rows": source_rows,
         "card": card,
         "card_file": card_path().name,
         "operating_point": operating_point_sentence(card),

@@ -191,6 +191,46 @@ def test_model_card_page_renders_the_installed_card(clinician_client, card_dir):
     assert "<dt>History</dt>" not in html  # per-epoch curves are left out
 
 
+def test_model_card_page_leads_with_the_transfer_estimate_and_external_sources(
+    clinician_client, card_dir
+):
+    def row(name, found, normals):
+        alone = {"tumour_sensitivity_medium": found, "specificity_medium": normals}
+        gate = {"value": 0.791, "ci95": [0.556, 0.944]}
+        return {"description": name, "slices": 402, "people": 8, "gate_pass": gate,
+                "model_alone": alone}  # fmt: skip
+
+    card = dict(CARD)
+    card["metrics"] = {
+        "sources": {
+            "test": row("Kaggle test", {"value": 0.999, "ci95": [0.996, 1.0]}, None),
+            "brats": row("BraTS gliomas", {"value": 0.313, "ci95": [0.205, 0.448]}, None),
+        }
+    }
+    card["transfer_estimate"] = {
+        "summary": "Transfer estimate (leave one source out): the same recipe without IXI ...",
+        "left_out_row": "ixi_all",
+        "sources": {"ixi_all": row("IXI every person", None, {"value": 0.9, "ci95": [0.8, 1]})},
+    }
+    (card_dir / "model_card.json").write_text(json.dumps(card), encoding="utf-8")
+    html = re.sub(r"\s+", " ", clinician_client.get(reverse("predictions:model-card")).text)
+
+    section = html.split('id="results-by-source"', 1)[1].split("</section>", 1)[0]
+    assert html.index('id="results-by-source"') < html.index('id="use-title"')
+    assert "the same recipe without IXI ..." in section
+    rows = re.findall(r'<th scope="row">([^<]+)</th>', section)
+    assert rows == ["IXI every person — model trained without it", "BraTS gliomas", "Kaggle test"]
+    assert "31.3 % (20.5–44.8)" in section
+    assert "90.0 % (80.0–100.0)" in section
+    assert "79.1 % (55.6–94.4)" in section
+
+
+def test_model_card_page_without_source_results_has_no_empty_section(clinician_client, card_dir):
+    html = clinician_client.get(reverse("predictions:model-card")).text
+
+    assert "results-by-source" not in html
+
+
 def test_model_card_page_names_the_version_of_an_older_result(clinician_client, card_dir):
     response = clinician_client.get(reverse("predictions:model-card"), {"version": "brainscan-0"})
 
