@@ -56,6 +56,7 @@ class TrainConfig:
     external: str | None = None  # default: ../external beside --data
     use_ixi: bool = True  # train on the IXI people of the person-level split's train part
     exclude_source: str | None = None  # leave-one-source-out: drop it from train and val
+    synthetic_tumours: float = 0.0  # share of normal images given a drawn lesion (ml.synthetic)
     audit_json: str = str(DEFAULT_AUDIT)
     cache_dir: str = str(DEFAULT_CACHE_DIR)
     max_steps: int | None = None  # smoke tests: cap steps per epoch
@@ -87,6 +88,12 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     p.add_argument("--no-ixi", dest="use_ixi", action="store_false")
     p.add_argument(
         "--exclude-source", default=None, help="leave this source out of train and validation"
+    )
+    p.add_argument(
+        "--synthetic-tumours",
+        type=float,
+        default=defaults.synthetic_tumours,
+        help="share of normal training images, each epoch, given a drawn glioma-like lesion",
     )
     p.add_argument("--audit-json", default=defaults.audit_json)
     p.add_argument("--cache-dir", default=defaults.cache_dir)

@@ -23,6 +23,7 @@ from ml.models import LAST_CONV, build_model
 from ml.operating_point import choose_thresholds, describe
 from ml.preprocess import finish_uint8
 from ml.sources import source_weights
+from ml.synthetic import add_lesion
 
 MODEL_FILE = "brainscan.keras"
 CARD_FILE = "model_card.json"
@@ -43,17 +44,22 @@ def augmented_batches(data, cfg, weights: np.ndarray, seed: int) -> Iterator:
     epoch, every image randomised (ml.augment) and then standardised as inference does."""
     rng = np.random.default_rng(seed)
     aug = augment_config(cfg)
-    onehot = np.eye(len(CLASS_NAMES), dtype=np.float32)[data.y_train]
+    eye = np.eye(len(CLASS_NAMES), dtype=np.float32)
+    normal, glioma = CLASS_NAMES.index("notumor"), CLASS_NAMES.index("glioma")
     n = len(data.y_train)
     while True:
         order = rng.permutation(n)
         for start in range(0, n - cfg.batch_size + 1, cfg.batch_size):
             idx = order[start : start + cfg.batch_size]
             images = np.empty((len(idx), cfg.size, cfg.size, 1), np.float32)
+            labels = data.y_train[idx].copy()
             for row, i in enumerate(idx):
-                crop, mask = randomize(data.crops[i], data.masks[i], rng, aug)
+                crop = data.crops[i]
+                if labels[row] == normal and rng.random() < cfg.synthetic_tumours:
+                    crop, labels[row] = add_lesion(crop, data.masks[i], rng), glioma
+                crop, mask = randomize(crop, data.masks[i], rng, aug)
                 images[row, ..., 0] = finish_uint8(crop, mask, cfg.preprocessing) / 255.0
-            yield images, onehot[idx], weights[idx].astype(np.float32)
+            yield images, eye[labels], weights[idx].astype(np.float32)
 
 
 def train_dataset(data, cfg, weights: np.ndarray):
@@ -440,6 +446,7 @@ def training_facts(cfg, result: dict) -> dict:
             else "balanced class weights"
         ),
         "augmentation": cfg.augment,
+        "synthetic_tumours": cfg.synthetic_tumours,
         "history": result["history"],
         "batchnorm_recalibration": result["batchnorm_recalibration"],
         "refinished_without_refit": bool(result.get("refinished")),
