@@ -64,7 +64,7 @@ def tiny_model(input_size: int = 32, seed: int = 0):
     import keras
     from keras import initializers, layers
 
-    from ml.models import LAST_CONV, LOGITS
+    from ml.networks import LAST_CONV, LOGITS
 
     def init(offset: int):
         return initializers.GlorotUniform(seed=seed * 10 + offset)
@@ -88,7 +88,7 @@ def write_tiny_artifacts(directory: Path, *, input_size: int = 32, seed: int = 0
     so those pass and blank, colour, document or noise images are refused.
     """
     from ml.card import sha256_file
-    from ml.inference import GATE_FILE, configure_threads, load_verified
+    from ml.serving.engine import GATE_FILE, configure_threads, load_verified
 
     configure_threads()  # before the first TensorFlow op, or TensorFlow picks its own
     directory = Path(directory)
@@ -104,9 +104,9 @@ def write_tiny_artifacts(directory: Path, *, input_size: int = 32, seed: int = 0
 
 def _tiny_gate(served, input_size: int, sha256: str):
     """Gate statistics from MRI-like images: fit on one seed range, limit from another."""
-    from ml.gate import FeatureCheck, GateStats, StatisticsCheck
-    from ml.imagestats import image_statistics
-    from ml.inference import slice_features
+    from ml.gate.checks import FeatureCheck, GateStats, StatisticsCheck
+    from ml.gate.statistics import image_statistics
+    from ml.serving.engine import slice_features
 
     fit = [mri_like(_tiny_size(s), s) for s in TINY_FIT_SEEDS]
     held_out = [mri_like(_tiny_size(s), s) for s in TINY_CALIBRATION_SEEDS]

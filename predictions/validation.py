@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ml.png import encode_png
+from ml.image.png import encode_png
 from predictions import dicom
 
 # Formats a clinician may upload, with the content type we store for them.

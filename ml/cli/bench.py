@@ -22,10 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_MODEL = REPO / "ml" / "artifacts" / "brainscan.keras"
-DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "brain-tumor-mri"
-DEFAULT_OUT = REPO / "ml" / "reports" / "bench-ml.json"
+from ml.artifacts import DEFAULT_DATA, DEFAULT_MODEL, REPORTS_DIR
+
+DEFAULT_OUT = REPORTS_DIR / "bench-ml.json"
 WARMUP = 5
 STAGES = ("decode", "gate", "preprocess", "model", "gradcam", "overlay")
 
@@ -66,7 +65,7 @@ def _timed(fn, items) -> list[float]:
 
 def worker(model: Path, data: Path, n: int, threads: int, precision: str = "float32") -> dict:
     """One process, one setting: everything measured on the same n slices."""
-    from ml.inference import Engine
+    from ml.serving.engine import Engine
 
     start = time.perf_counter()
     engine = Engine.load(model, threads=threads, bfloat16=precision == "bfloat16")
@@ -97,8 +96,8 @@ def worker(model: Path, data: Path, n: int, threads: int, precision: str = "floa
 
 def _model_call_comparison(engine, blobs: list[bytes]) -> dict:
     """The compiled forward pass vs per-image `model.predict` on identical inputs."""
-    from ml.imageio import decode_image
-    from ml.preprocess import prepare
+    from ml.image.decode import decode_image
+    from ml.image.preprocess import prepare
 
     size = engine.card.input_size
     method = engine.card.preprocessing_method

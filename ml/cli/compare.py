@@ -11,9 +11,10 @@ import argparse
 import json
 from pathlib import Path
 
-from ml.report import _table
+from ml.artifacts import REPORTS_DIR
+from ml.cli.markdown import _table
 
-REPORTS = Path(__file__).resolve().parent / "reports"
+REPORTS = REPORTS_DIR
 
 
 def run_row(run_dir: Path) -> dict:

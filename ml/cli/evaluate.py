@@ -15,19 +15,24 @@ from pathlib import Path
 import numpy as np
 
 from ml import CLASS_NAMES
-from ml.calibration import calibration_summary, reliability_bins
+from ml.artifacts import DEFAULT_MODEL, MODEL_CARD_MD, REPORTS_DIR
 from ml.card import calibrated_probabilities, load_card, sha256_file
-from ml.dataset import DEFAULT_CACHE_DIR, list_samples, load_prepared
-from ml.metrics import bootstrap_ci, confusion_matrix, point_metrics, sensitivity_specificity
+from ml.data.samples import DEFAULT_CACHE_DIR, list_samples, load_prepared
+from ml.metrics.calibration import calibration_summary, reliability_bins
+from ml.metrics.classification import (
+    bootstrap_ci,
+    confusion_matrix,
+    point_metrics,
+    sensitivity_specificity,
+)
 
-REPO = Path(__file__).resolve().parent.parent
-REPORTS = REPO / "ml" / "reports"
+REPORTS = REPORTS_DIR
 SUBSETS = {"test": "official Testing split", "test_leak_free": "leak-free Testing subset"}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", type=Path, default=REPO / "ml" / "artifacts" / "brainscan.keras")
+    p.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     p.add_argument("--data", type=Path, required=True)
     p.add_argument(
         "--card", type=Path, default=None, help="default: model_card.json beside --model"
@@ -37,7 +42,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--bootstrap", type=int, default=1000)
     p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
     p.add_argument("--no-update-card", dest="update_card", action="store_false")
-    p.add_argument("--model-card-md", type=Path, default=REPO / "ml" / "MODEL_CARD.md")
+    p.add_argument("--model-card-md", type=Path, default=MODEL_CARD_MD)
     return p.parse_args(argv)
 
 
@@ -45,7 +50,7 @@ def test_logits(args, card) -> tuple[list, np.ndarray, np.ndarray]:
     """Logits for every Testing image, preprocessed exactly as inference does."""
     import keras
 
-    from ml.training_loop import predict_logits
+    from ml.training.loop import predict_logits
 
     samples = [s for s in list_samples(args.data) if s.split == "Testing"]
     x = load_prepared(
@@ -102,7 +107,7 @@ def card_view(result: dict) -> dict:
 
 
 def make_figures(out: Path, subsets: dict, logits: dict, labels: dict, card, log_csv: Path) -> None:
-    from ml import plots
+    from ml.cli import plots
 
     probs = {k: calibrated_probabilities(v, card.temperature) for k, v in logits.items()}
     for key, title in SUBSETS.items():
@@ -157,7 +162,7 @@ def main(argv: list[str] | None = None) -> dict:
         **subsets,
     }
     (args.out / "evaluation.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    from ml.report import evaluation_markdown
+    from ml.cli.markdown import evaluation_markdown
 
     (args.out / "EVALUATION.md").write_text(
         evaluation_markdown(report, card.extra), encoding="utf-8"
@@ -181,7 +186,7 @@ def update_card(card_path: Path, subsets: dict) -> None:
 
 
 def write_model_card_md(card_path: Path, comparison_json: Path, out: Path) -> None:
-    from ml.report import model_card_markdown
+    from ml.cli.markdown import model_card_markdown
 
     card = json.loads(card_path.read_text(encoding="utf-8"))
     comparison = None

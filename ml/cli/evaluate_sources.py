@@ -23,10 +23,8 @@ import cv2
 import numpy as np
 
 from ml import CLASS_NAMES
-from ml.augment import DISPLAY_CHANGES
-from ml.imageio import decode_image
-from ml.source_metrics import cluster_bootstrap_ci, source_metrics
-from ml.sources import (
+from ml.artifacts import DEFAULT_MODEL, MODEL_CARD_MD, REPORTS_DIR
+from ml.data.sources import (
     BRATS_DIR,
     Item,
     brats_items,
@@ -35,9 +33,11 @@ from ml.sources import (
     kaggle_items,
     split_people,
 )
+from ml.image.augment import DISPLAY_CHANGES
+from ml.image.decode import decode_image
+from ml.metrics.sources import cluster_bootstrap_ci, source_metrics
 
-REPO = Path(__file__).resolve().parent.parent
-REPORTS = REPO / "ml" / "reports"
+REPORTS = REPORTS_DIR
 SOURCE_NAMES = {
     "test": "Kaggle official Testing split",
     "test_leak_free": "Kaggle leak-free Testing subset",
@@ -50,7 +50,7 @@ POINTING_DILATION_PX = 5
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", type=Path, default=REPO / "ml" / "artifacts" / "brainscan.keras")
+    p.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--external", type=Path, default=None, help="default: beside --data")
     p.add_argument("--leak-free", type=Path, default=REPORTS / "leak_free_test.txt")
@@ -75,8 +75,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def source_items(args) -> dict[str, list[Item]]:
     """The items of every source; refuses to test on anything the model was trained on."""
-    from ml.audit import load_groups
-    from ml.dataset import list_samples
+    from ml.data.duplicates import load_groups
+    from ml.data.samples import list_samples
 
     group_of = load_groups(args.audit_json) if args.audit_json.exists() else {}
     test = [(s.relpath, s.label) for s in list_samples(args.data) if s.split == "Testing"]
@@ -182,7 +182,7 @@ def _mean(flags) -> float:
 
 
 def evaluate(args) -> dict:
-    from ml.inference import Engine
+    from ml.serving.engine import Engine
 
     engine = Engine.load(args.model, threads=args.threads)
     items = source_items(args)
@@ -304,7 +304,7 @@ def markdown(r: dict, command: str) -> str:
 def update_card(model: Path, result: dict) -> None:
     """Per-source metrics, robustness and Grad-CAM scores into the card (the .keras file is
     untouched, so the card's SHA-256 stays valid); then the Markdown card again."""
-    from ml.evaluate import write_model_card_md
+    from ml.cli.evaluate import write_model_card_md
 
     card_path = model.with_name("model_card.json")
     card = json.loads(card_path.read_text(encoding="utf-8"))
@@ -312,7 +312,7 @@ def update_card(model: Path, result: dict) -> None:
     card["robustness"] = result["robustness"]
     card["gradcam_brats"] = result["gradcam_brats"]
     card_path.write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
-    write_model_card_md(card_path, REPORTS / "comparison.json", REPO / "ml" / "MODEL_CARD.md")
+    write_model_card_md(card_path, REPORTS / "comparison.json", MODEL_CARD_MD)
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -17,8 +17,9 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-CARD = REPO / "ml" / "artifacts" / "model_card.json"
+from ml.artifacts import ARTIFACTS_DIR, CARD_FILE, MODEL_CARD_MD, REPORTS_DIR
+
+CARD = ARTIFACTS_DIR / CARD_FILE
 LEFT_OUT_ROW = {"ixi": "ixi_all"}
 LEFT_OUT_NAME = {"ixi": "IXI healthy adults (Hammersmith Hospital, 1.5 T/3 T T1)"}
 
@@ -29,8 +30,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--report", type=Path, required=True, help="sources.json of the run")
     p.add_argument("--card", type=Path, default=CARD, help="the shipped model's card")
     p.add_argument("--command", default="make evaluate-transfer")
-    p.add_argument("--reports", type=Path, default=REPO / "ml" / "reports")
-    p.add_argument("--card-md", type=Path, default=REPO / "ml" / "MODEL_CARD.md")
+    p.add_argument("--reports", type=Path, default=REPORTS_DIR)
+    p.add_argument("--card-md", type=Path, default=MODEL_CARD_MD)
     return p.parse_args(argv)
 
 
@@ -89,7 +90,7 @@ def _pct(entry: dict) -> str:
 
 def record(args: argparse.Namespace) -> dict:
     """Write the estimate into the shipped card and re-render ml/MODEL_CARD.md."""
-    from ml.evaluate import write_model_card_md
+    from ml.cli.evaluate import write_model_card_md
 
     report = json.loads(args.report.read_text(encoding="utf-8"))
     run_card_path = args.report.with_name("model_card.json")

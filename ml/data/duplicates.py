@@ -18,10 +18,11 @@ import numpy as np
 from PIL import Image
 
 from ml import CLASS_NAMES
-from ml.dataset import Sample, list_samples, parallel_map
-from ml.hashing import UnionFind, dhash, hamming_matrix, phash
-from ml.imageio import UnreadableImage, decode_image
-from ml.preprocess import crop_brain
+from ml.artifacts import REPORTS_DIR
+from ml.data.hashing import UnionFind, dhash, hamming_matrix, phash
+from ml.data.samples import Sample, list_samples, parallel_map
+from ml.image.decode import UnreadableImage, decode_image
+from ml.image.preprocess import crop_brain
 
 # Two images are near-duplicates when the 64-bit pHash AND the 64-bit dHash of their brain
 # crops are both within these Hamming distances. Chosen by looking at pairs around the
@@ -29,7 +30,7 @@ from ml.preprocess import crop_brain
 # (AUDIT.md): either hash alone at 8 also matches unrelated slices of similar anatomy.
 PHASH_THRESHOLD = 10
 DHASH_THRESHOLD = 10
-REPORT_DIR = Path(__file__).resolve().parent / "reports"
+REPORT_DIR = REPORTS_DIR
 
 
 def inspect_file(path: str) -> dict:
@@ -323,7 +324,7 @@ def write_reports(records: list[dict], summary: dict, data_dir: Path, out: Path)
 
 
 def audit_markdown(s: dict) -> str:
-    from ml.report import audit_markdown as render
+    from ml.cli.markdown import audit_markdown as render
 
     return render(s)
 

@@ -31,8 +31,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from ml.imagestats import image_statistics
-from ml.png import SIGNATURE as PNG_SIGNATURE
+from ml.gate.statistics import image_statistics
+from ml.image.png import SIGNATURE as PNG_SIGNATURE
 
 REASON_PREFIX = "This does not look like a brain MRI slice: "
 
@@ -282,6 +282,6 @@ def worse(first: Verdict, second: Verdict) -> Verdict:
 
 
 if __name__ == "__main__":
-    from ml.gate_eval import main
+    from ml.gate.fitting import main
 
     main()

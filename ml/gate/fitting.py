@@ -18,19 +18,17 @@ from pathlib import Path
 
 import numpy as np
 
-from ml.augment import random_slice_change
-from ml.dataset import SPLITS, list_samples, parallel_map
-from ml.gate import FeatureCheck, GateStats, StatisticsCheck
-from ml.imageio import decode_image
-from ml.imagestats import image_statistics
-from ml.nonmri import HARD_CATEGORIES, non_mri_set
-from ml.preprocess import finish_uint8, head_crop
-from ml.sources import default_external
+from ml.artifacts import DEFAULT_MODEL, LEAK_FREE_LIST, REPO, REPORTS_DIR
+from ml.data.nonmri import HARD_CATEGORIES, non_mri_set
+from ml.data.samples import SPLITS, list_samples, parallel_map
+from ml.data.sources import default_external
+from ml.gate.checks import FeatureCheck, GateStats, StatisticsCheck
+from ml.gate.statistics import image_statistics
+from ml.image.augment import random_slice_change
+from ml.image.decode import decode_image
+from ml.image.preprocess import finish_uint8, head_crop
 
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_MODEL = REPO / "ml" / "artifacts" / "brainscan.keras"
-DEFAULT_REPORT = REPO / "ml" / "reports" / "GATE.md"
-LEAK_FREE_LIST = REPO / "ml" / "reports" / "leak_free_test.txt"
+DEFAULT_REPORT = REPORTS_DIR / "GATE.md"
 QUANTILE = 0.999  # 0.995 let only 98.1 % of official test MRIs through (GATE.md)
 EVAL_SEED = 1  # generated non-MRI images: seed 0 was looked at while designing the gate
 SPLIT_NAMES = (("train", "train"), ("val", "validation"))  # our name, splits.json's name
@@ -64,7 +62,7 @@ def fit(
     hang.
     """
     from ml.card import load_card
-    from ml.inference import CARD_FILE, GATE_FILE, load_verified
+    from ml.serving.engine import CARD_FILE, GATE_FILE, load_verified
 
     card = load_card(model_path.parent / CARD_FILE)
     splits = json.loads((model_path.parent / "splits.json").read_text(encoding="utf-8"))
@@ -149,7 +147,7 @@ def _pooled_features(served, prepared_uint8: np.ndarray) -> np.ndarray:
 
 def evaluate(model_path: Path, data: Path, *, threads: int | None = None) -> dict:
     """Pass rate on test MRIs and reject rate on the non-MRI set, with the failures named."""
-    from ml.inference import Engine
+    from ml.serving.engine import Engine
 
     engine = Engine.load(model_path, threads=threads)
     test = [s for s in list_samples(data) if s.split == "Testing"]

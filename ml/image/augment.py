@@ -190,7 +190,7 @@ DISPLAY_CHANGES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 
 def skull_strip_slice(gray: np.ndarray, depth: float) -> np.ndarray:
     """Whole-slice version of `skull_strip`: black out all but the eroded head mask."""
-    from ml.preprocess import brain_mask
+    from ml.image.preprocess import brain_mask
 
     mask = brain_mask(gray)
     ys, xs = np.nonzero(mask)

@@ -22,10 +22,10 @@ import numpy as np
 from PIL import Image
 
 from ml.card import ModelCard, calibrated_probabilities, load_card, risk_level, sha256_file
-from ml.gate import Gate, GateStats, Verdict, colour_preview, shrink_preview, worse
-from ml.imageio import UnreadableImage, decode_image, to_grayscale
-from ml.overlay import heatmap_png, mass_inside, overlay_png, to_slice
-from ml.preprocess import brain_mask, prepare
+from ml.gate.checks import Gate, GateStats, Verdict, colour_preview, shrink_preview, worse
+from ml.image.decode import UnreadableImage, decode_image, to_grayscale
+from ml.image.preprocess import brain_mask, prepare
+from ml.serving.overlay import heatmap_png, mass_inside, overlay_png, to_slice
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ class ServedModel:
     def __init__(self, model, last_conv: str, input_size: int, channels: int) -> None:
         import tensorflow as tf
 
-        from ml.gradcam import gradcam_from_features, split_at
+        from ml.serving.gradcam import gradcam_from_features, split_at
 
         self.model = model
         self.body, self.head = split_at(model, last_conv)

@@ -8,8 +8,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ml.png import encode_png
-from ml.preprocess import BBox
+from ml.image.png import encode_png
+from ml.image.preprocess import BBox
 
 EPSILON = 1e-7
 COLORMAP = cv2.COLORMAP_JET

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from ml.inference import STAGES, Engine, ModelUnavailable, UnreadableScan
+from ml.serving.engine import STAGES, Engine, ModelUnavailable, UnreadableScan
 from ml.testing import mri_like, mri_like_png, write_tiny_artifacts
 
 
@@ -162,7 +162,7 @@ def test_importing_the_module_does_not_load_tensorflow():
 def test_bfloat16_is_a_graph_optimizer_switch_that_defaults_to_off(monkeypatch):
     import tensorflow as tf
 
-    from ml.inference import BFLOAT16_ENV, configure_bfloat16
+    from ml.serving.engine import BFLOAT16_ENV, configure_bfloat16
 
     monkeypatch.setenv(BFLOAT16_ENV, "1")
     assert configure_bfloat16() is True

@@ -21,13 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ml.dataset import DEFAULT_CACHE_DIR, Sample, list_samples, load_crops, load_prepared_paths
-from ml.preprocess import METHOD_RANK, METHODS, finish_uint8
-from ml.sources import IXI, Item, default_external, ixi_items, kaggle_items, split_people
-from ml.splits import group_split, groups_for
+from ml.artifacts import ARTIFACTS_DIR, AUDIT_JSON
+from ml.data.samples import DEFAULT_CACHE_DIR, Sample, list_samples, load_crops, load_prepared_paths
+from ml.data.sources import IXI, Item, default_external, ixi_items, kaggle_items, split_people
+from ml.data.splits import group_split, groups_for
+from ml.image.preprocess import METHOD_RANK, METHODS, finish_uint8
 
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_AUDIT = REPO / "ml" / "reports" / "audit.json"
+DEFAULT_AUDIT = AUDIT_JSON
 VERSION = "2.0.0"
 AUGMENTATIONS = ("domain", "geometric")
 
@@ -68,7 +68,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     defaults = TrainConfig(data="", out="")
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", required=True)
-    p.add_argument("--out", default=str(REPO / "ml" / "artifacts"))
+    p.add_argument("--out", default=str(ARTIFACTS_DIR))
     p.add_argument("--arch", default=defaults.arch)
     p.add_argument("--size", type=int, default=defaults.size)
     p.add_argument("--epochs", type=int, default=defaults.epochs)
@@ -112,7 +112,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
 
 def split_training(cfg: TrainConfig, samples: list[Sample]) -> tuple[list[Sample], list[Sample]]:
     """Group-aware stratified train/val split of the Training samples."""
-    from ml.audit import load_groups, run_audit
+    from ml.data.duplicates import load_groups, run_audit
 
     training = [s for s in samples if s.split == "Training"]
     audit = Path(cfg.audit_json)
@@ -148,7 +148,7 @@ class TrainData:
 
 def training_items(cfg: TrainConfig, samples: list[Sample]) -> tuple[list[Item], list[Item]]:
     """Kaggle's group-aware split plus, if asked, the IXI people of the person split."""
-    from ml.audit import load_groups
+    from ml.data.duplicates import load_groups
 
     train_s, val_s = split_training(cfg, samples)
     audit = Path(cfg.audit_json)
@@ -194,7 +194,7 @@ def load_data(cfg: TrainConfig, samples: list[Sample]) -> TrainData:
 
 def train(cfg: TrainConfig) -> dict:
     """Run the whole recipe; returns the model card dict that was written."""
-    from ml import training_loop
+    from ml.training import loop as training_loop
 
     started = time.time()
     samples = list_samples(cfg.data)

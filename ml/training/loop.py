@@ -15,15 +15,15 @@ import numpy as np
 import tensorflow as tf
 
 from ml import CLASS_NAMES, NORMAL_CLASS
-from ml.augment import AugmentConfig, randomize
-from ml.calibration import calibration_summary, fit_temperature
 from ml.card import RISK_RULE, calibrated_probabilities, sha256_file
-from ml.metrics import confusion_matrix, point_metrics
-from ml.models import LAST_CONV, build_model
-from ml.operating_point import choose_thresholds, describe
-from ml.preprocess import finish_uint8
-from ml.sources import source_weights
-from ml.synthetic import add_lesion
+from ml.data.sources import source_weights
+from ml.image.augment import AugmentConfig, randomize
+from ml.image.preprocess import finish_uint8
+from ml.metrics.calibration import calibration_summary, fit_temperature
+from ml.metrics.classification import confusion_matrix, point_metrics
+from ml.metrics.thresholds import choose_thresholds, describe
+from ml.networks import LAST_CONV, build_model
+from ml.training.synthetic import add_lesion
 
 MODEL_FILE = "brainscan.keras"
 CARD_FILE = "model_card.json"
@@ -320,7 +320,7 @@ def choose_batchnorm_statistics(model: keras.Model, data, cfg) -> dict:
 
 def finish(cfg, result: dict, data, samples) -> dict:
     """Recalibrate BatchNorm, calibrate on validation, choose thresholds, save, build the card."""
-    from ml.train import VERSION
+    from ml.training.config import VERSION
 
     model = result["model"]
     normal = CLASS_NAMES.index(NORMAL_CLASS)
@@ -429,7 +429,7 @@ def split_facts(cfg, train, val) -> dict:
 
 
 def training_facts(cfg, result: dict) -> dict:
-    from ml.train import config_dict
+    from ml.training.config import config_dict
 
     return {
         "config": result.get("config") or config_dict(cfg),
