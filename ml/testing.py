@@ -87,16 +87,17 @@ def write_tiny_artifacts(directory: Path, *, input_size: int = 32, seed: int = 0
     verifies and serves it like the shipped one. The gate is fitted on `mri_like` images,
     so those pass and blank, colour, document or noise images are refused.
     """
+    from ml.artifacts import CARD_FILE, GATE_FILE, MODEL_FILE
     from ml.card import sha256_file
-    from ml.serving.engine import GATE_FILE, configure_threads, load_verified
+    from ml.serving.runtime import configure_threads, load_verified
 
     configure_threads()  # before the first TensorFlow op, or TensorFlow picks its own
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    model_path = directory / "brainscan.keras"
+    model_path = directory / MODEL_FILE
     tiny_model(input_size, seed).save(model_path)
     card = _tiny_card(model_path, input_size, seed, sha256_file(model_path))
-    (directory / "model_card.json").write_text(json.dumps(card, indent=2), encoding="utf-8")
+    (directory / CARD_FILE).write_text(json.dumps(card, indent=2), encoding="utf-8")
     served, _ = load_verified(model_path)
     _tiny_gate(served, input_size, card["sha256"]).save(directory / GATE_FILE)
     return model_path

@@ -40,7 +40,8 @@ def _engine() -> Engine:
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=3)
 def run_prediction(self: Task, prediction_id: int) -> None:
-    from ml.serving.engine import ModelUnavailable, UnreadableScan
+    from ml.serving.engine import UnreadableScan
+    from ml.serving.runtime import ModelUnavailable
 
     prediction = Prediction.objects.select_related("scan").filter(pk=prediction_id).first()
     stale_after = timedelta(seconds=settings.PREDICTION_STALE_AFTER_SECONDS)

@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="TensorFlow threads")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep stdout/stderr for results
-    from ml.serving.engine import Engine, ModelUnavailable
+    from ml.serving.engine import Engine
+    from ml.serving.runtime import ModelUnavailable
 
     try:
         engine = Engine.load(args.model, threads=args.threads)

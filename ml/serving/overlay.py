@@ -1,6 +1,6 @@
 """A Grad-CAM heatmap on the whole slice: placing it, checking it, rendering it as PNG.
 
-No TensorFlow here, so the web process can import this (and ml.inference) cheaply.
+No TensorFlow here, so the web process can import this (and ml.serving.engine) cheaply.
 """
 
 from __future__ import annotations
