@@ -1,4 +1,4 @@
-"""Benchmark single-slice inference: `python -m ml.bench --data DATA_DIR` (make bench-ml).
+"""Benchmark single-slice inference: `python -m ml.cli.bench --data DATA_DIR` (make bench-ml).
 
 For 1 and 2 TensorFlow threads, each in a fresh process (TensorFlow fixes its thread
 pools at start-up): model load time, p50/p95 of `Engine.analyze` without and with
@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ml.artifacts import DEFAULT_DATA, DEFAULT_MODEL, REPORTS_DIR
+from ml.artifacts import CARD_FILE, DEFAULT_DATA, DEFAULT_MODEL, REPORTS_DIR
+from ml.card import read_card
 
 DEFAULT_OUT = REPORTS_DIR / "bench-ml.json"
 WARMUP = 5
@@ -120,7 +121,7 @@ def run(model: Path, data: Path, n: int, thread_counts: list[int], precisions: l
     runs = []
     for precision in precisions:
         for threads in thread_counts:
-            command = [sys.executable, "-m", "ml.bench", "--worker", "--threads", str(threads)]
+            command = [sys.executable, "-m", "ml.cli.bench", "--worker", "--threads", str(threads)]
             command += ["--precision", precision, "--model", str(model), "--data", str(data)]
             env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
             done = subprocess.run(  # noqa: S603 - our own module, our own arguments
@@ -130,7 +131,7 @@ def run(model: Path, data: Path, n: int, thread_counts: list[int], precisions: l
     agreement = _agreement(runs)
     for r in runs:
         del r["probabilities"]  # thousands of numbers; the agreement summary keeps their gist
-    card = json.loads((model.parent / "model_card.json").read_text(encoding="utf-8"))
+    card = read_card(model.parent / CARD_FILE)
     return {
         "model": {k: card.get(k) for k in ("version", "architecture", "input_size", "parameters")},
         "machine": {
@@ -164,7 +165,7 @@ def _agreement(runs: list[dict]) -> dict | None:
 
 def _training_running() -> bool:
     """Benchmarks during training measure the training; the report says so."""
-    done = subprocess.run(["pgrep", "-f", "ml.train"], capture_output=True, check=False)  # noqa: S607
+    done = subprocess.run(["pgrep", "-f", r"ml\.(cli\.)?train"], capture_output=True, check=False)  # noqa: S607
     return done.returncode == 0
 
 
@@ -207,7 +208,9 @@ def markdown(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m ml.bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m ml.cli.bench", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--n", type=int, default=200, help="test slices per measurement")

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from ml import CLASS_NAMES
-from ml.artifacts import DEFAULT_MODEL, MODEL_CARD_MD, REPORTS_DIR
-from ml.card import calibrated_probabilities, load_card, sha256_file
+from ml.artifacts import CARD_FILE, DEFAULT_MODEL, MODEL_CARD_MD, REPORTS_DIR, TRAINING_LOG_FILE
+from ml.card import calibrated_probabilities, load_card, read_card, sha256_file, write_card
 from ml.data.samples import DEFAULT_CACHE_DIR, list_samples, load_prepared
 from ml.metrics.calibration import calibration_summary, reliability_bins
 from ml.metrics.classification import (
@@ -135,7 +135,7 @@ def make_figures(out: Path, subsets: dict, logits: dict, labels: dict, card, log
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
-    card_path = args.card or args.model.with_name("model_card.json")
+    card_path = args.card or args.model.with_name(CARD_FILE)
     card = load_card(card_path)
     if sha256_file(args.model) != card.sha256:
         raise SystemExit("model file does not match the card's sha256; retrain or fix the card")
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> dict:
         {k: v[0] for k, v in parts.items()},
         {k: v[1] for k, v in parts.items()},
         card,
-        args.model.with_name("training_log.csv"),
+        args.model.with_name(TRAINING_LOG_FILE),
     )
     report = {
         "model": card.version,
@@ -175,20 +175,20 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 def update_card(card_path: Path, subsets: dict) -> None:
-    data = json.loads(card_path.read_text(encoding="utf-8"))
+    data = read_card(card_path)
     data.setdefault("metrics", {})
     for key, result in subsets.items():
         data["metrics"][key] = card_view(result)
     data["calibration"]["test"] = {
         k: round(v, 5) for k, v in subsets["test"]["calibration"].items() if k != "temperature"
     }
-    card_path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    write_card(card_path, data)
 
 
 def write_model_card_md(card_path: Path, comparison_json: Path, out: Path) -> None:
     from ml.cli.markdown import model_card_markdown
 
-    card = json.loads(card_path.read_text(encoding="utf-8"))
+    card = read_card(card_path)
     comparison = None
     if comparison_json.exists():
         comparison = json.loads(comparison_json.read_text(encoding="utf-8"))

@@ -6,8 +6,8 @@ Sources: the Kaggle official Testing split, its leak-free subset, the IXI people
 person split's test part, and every BraTS/TCGA glioma (never trained on). Each goes through
 `Engine.analyze` exactly as an upload does. Per source: gate pass rate, and accuracy,
 tumour sensitivity / specificity at both risk thresholds and ECE, of what was analysed and
-of the model alone, with 95 % intervals over people (ml/source_metrics.py). Then the
-robustness table (DISPLAY_CHANGES of ml/augment.py on a seeded subset of every source:
+of the model alone, with 95 % intervals over people (ml/metrics/sources.py). Then the
+robustness table (DISPLAY_CHANGES of ml/image/augment.py on a seeded subset of every source:
 label agreement with the unchanged slice and gate pass rate), and Grad-CAM on the BraTS
 masks (heatmap mass inside the tumour, pointing game). Writes sources.json and SOURCES.md.
 """
@@ -23,7 +23,8 @@ import cv2
 import numpy as np
 
 from ml import CLASS_NAMES
-from ml.artifacts import DEFAULT_MODEL, MODEL_CARD_MD, REPORTS_DIR
+from ml.artifacts import CARD_FILE, DEFAULT_MODEL, MODEL_CARD_MD, REPORTS_DIR, SPLITS_FILE
+from ml.card import read_card, write_card
 from ml.data.sources import (
     BRATS_DIR,
     Item,
@@ -89,7 +90,7 @@ def source_items(args) -> dict[str, list[Item]]:
         **_ixi(ixi_items(external), args.ixi_people),
         "brats": brats_items(external),
     }
-    refuse_trained_on(items, args.model.with_name("splits.json"))
+    refuse_trained_on(items, args.model.with_name(SPLITS_FILE))
     return items
 
 
@@ -306,12 +307,12 @@ def update_card(model: Path, result: dict) -> None:
     untouched, so the card's SHA-256 stays valid); then the Markdown card again."""
     from ml.cli.evaluate import write_model_card_md
 
-    card_path = model.with_name("model_card.json")
-    card = json.loads(card_path.read_text(encoding="utf-8"))
+    card_path = model.with_name(CARD_FILE)
+    card = read_card(card_path)
     card.setdefault("metrics", {})["sources"] = result["sources"]
     card["robustness"] = result["robustness"]
     card["gradcam_brats"] = result["gradcam_brats"]
-    card_path.write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
+    write_card(card_path, card)
     write_model_card_md(card_path, REPORTS / "comparison.json", MODEL_CARD_MD)
 
 

@@ -1,9 +1,9 @@
 """Record a leave-one-source-out run in the shipped model's card:
 
-    python -m ml.transfer --left-out ixi --report var/transfer/ixi/sources.json
+    python -m ml.cli.transfer --left-out ixi --report var/transfer/ixi/sources.json
 
-`make evaluate-transfer` trains the shipped recipe without one source (`ml.train
---exclude-source`), fits that model's gate, evaluates it with `ml.evaluate_sources` on every
+`make evaluate-transfer` trains the shipped recipe without one source (`ml.cli.train
+--exclude-source`), fits that model's gate, evaluates it with `ml.cli.evaluate_sources` on every
 person of the left-out source, then runs this. The shipped card's `transfer_estimate` then
 says what the recipe did at a site it never saw, and MODEL_CARD.md opens with it: the
 honest estimate for a new hospital, which the shipped model's own rows (people of sites it
@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ml.artifacts import ARTIFACTS_DIR, CARD_FILE, MODEL_CARD_MD, REPORTS_DIR
+from ml.card import read_card, write_card
 
 CARD = ARTIFACTS_DIR / CARD_FILE
 LEFT_OUT_ROW = {"ixi": "ixi_all"}
@@ -93,13 +94,13 @@ def record(args: argparse.Namespace) -> dict:
     from ml.cli.evaluate import write_model_card_md
 
     report = json.loads(args.report.read_text(encoding="utf-8"))
-    run_card_path = args.report.with_name("model_card.json")
-    run_card = json.loads(run_card_path.read_text()) if run_card_path.exists() else {}
+    run_card_path = args.report.with_name(CARD_FILE)
+    run_card = read_card(run_card_path) if run_card_path.exists() else {}
     if LEFT_OUT_ROW[args.left_out] not in report["sources"]:
         raise SystemExit(f"{args.report} has no {LEFT_OUT_ROW[args.left_out]} row")
-    card = json.loads(args.card.read_text(encoding="utf-8"))
+    card = read_card(args.card)
     card["transfer_estimate"] = estimate(args.left_out, report, run_card, args.command)
-    args.card.write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
+    write_card(args.card, card)
     table = args.report.with_name("SOURCES.md")
     if table.exists():
         target = args.reports / f"TRANSFER-{args.left_out}.md"
