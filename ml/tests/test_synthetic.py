@@ -10,7 +10,7 @@ import numpy as np
 
 from ml import CLASS_NAMES
 from ml.image.preprocess import METHOD_RANK, head_crop
-from ml.training.loop import augmented_batches
+from ml.training.pipeline import augmented_batches
 from ml.training.synthetic import _inner, add_lesion
 
 

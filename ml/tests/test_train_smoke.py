@@ -10,7 +10,7 @@ import pytest
 
 from ml import CLASS_NAMES
 from ml.card import load_card, sha256_file
-from ml.training.config import main as train_main
+from ml.cli.train import main as train_main
 
 
 def _write_fake_dataset(root, per_class: int = 6) -> None:
