@@ -6,7 +6,7 @@ JPEG). `randomize` draws such differences for every training image, for EVERY cl
 none of them can stand for a class; `DISPLAY_CHANGES` are the fixed versions a clinician's
 export produces, used by `python -m ml.evaluate` to measure how stable the answer is.
 
-Everything works on a resized head crop and its mask (ml.preprocess.head_crop), before the
+Everything works on a resized head crop and its mask (ml.image.preprocess.head_crop), before the
 intensity standardisation, with numpy and OpenCV only (no TensorFlow: it runs in the
 training input pipeline's thread and in tests).
 """
