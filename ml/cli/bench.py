@@ -24,6 +24,7 @@ import numpy as np
 
 from ml.artifacts import CARD_FILE, DEFAULT_DATA, DEFAULT_MODEL, REPORTS_DIR
 from ml.card import read_card
+from ml.cli.markdown import table
 
 DEFAULT_OUT = REPORTS_DIR / "bench-ml.json"
 WARMUP = 5
@@ -169,24 +170,42 @@ def _training_running() -> bool:
     return done.returncode == 0
 
 
+BENCH_COLUMNS = [
+    "precision",
+    "threads",
+    "load s",
+    "analyze p50 / p95 ms",
+    "+ Grad-CAM p50 / p95 ms",
+    "model call p50 ms",
+    "`model.predict` p50 ms",
+    "speed-up",
+    "peak RSS MB",
+]
+
+
+def _bench_row(r: dict) -> list:
+    call = r["model_call"]
+    return [
+        r["precision"],
+        r["threads"],
+        r["load_s"],
+        f"{r['analyze_ms']['p50']} / {r['analyze_ms']['p95']}",
+        f"{r['analyze_gradcam_ms']['p50']} / {r['analyze_gradcam_ms']['p95']}",
+        call["compiled_ms"]["p50"],
+        call["model_predict_ms"]["p50"],
+        f"{call['speedup_p50']}x",
+        r["peak_rss_mb_serving"],
+    ]
+
+
 def markdown(result: dict) -> str:
     model = result["model"]
     lines = [
         f"Model `{model['version']}` ({model['architecture']}, {model['input_size']} px, "
         f"{model['parameters']} parameters), {result['runs'][0]['n']} official test slices.",
         "",
-        "| precision | threads | load s | analyze p50 / p95 ms | + Grad-CAM p50 / p95 ms "
-        "| model call p50 ms | `model.predict` p50 ms | speed-up | peak RSS MB |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        table(BENCH_COLUMNS, [_bench_row(r) for r in result["runs"]], "lrrrrrrrr"),
     ]
-    for r in result["runs"]:
-        call = r["model_call"]
-        lines.append(
-            f"| {r['precision']} | {r['threads']} | {r['load_s']} | {r['analyze_ms']['p50']} / {r['analyze_ms']['p95']} "
-            f"| {r['analyze_gradcam_ms']['p50']} / {r['analyze_gradcam_ms']['p95']} "
-            f"| {call['compiled_ms']['p50']} | {call['model_predict_ms']['p50']} "
-            f"| {call['speedup_p50']}x | {r['peak_rss_mb_serving']} |"
-        )
     lines += [
         "",
         f"Machine: {result['machine']['cpu_count']} cores, 1-minute load average before the "

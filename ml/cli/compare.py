@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ml.artifacts import CARD_FILE, REPORTS_DIR
 from ml.card import read_card
-from ml.cli.markdown import _table
+from ml.cli.markdown import table
 
 REPORTS = REPORTS_DIR
 
@@ -40,7 +40,7 @@ def run_row(run_dir: Path) -> dict:
 
 
 def markdown(rows: list[dict], note: str = "") -> str:
-    table = _table(
+    text = table(
         [
             "arch",
             "px",
@@ -76,7 +76,7 @@ warmup + cosine schedule, compared on the validation split (never on the test se
 The machine's two cores were shared with other jobs during these runs, so img/s is lower
 than on an idle machine and equal budgets mean equal wall time, not equal work.
 
-{table}
+{text}
 {note}
 """
 

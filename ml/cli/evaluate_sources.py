@@ -25,6 +25,7 @@ import numpy as np
 from ml import CLASS_NAMES
 from ml.artifacts import CARD_FILE, DEFAULT_MODEL, MODEL_CARD_MD, REPORTS_DIR, SPLITS_FILE
 from ml.card import read_card, write_card
+from ml.cli.markdown import table
 from ml.data.sources import (
     BRATS_DIR,
     Item,
@@ -245,33 +246,60 @@ def markdown(r: dict, command: str) -> str:
         "",
         "## Gate and analysed slices",
         "",
-        "| source | slices | people | passes gate | accuracy (analysed) | tumour found, risk ≥ medium | "
-        "called no tumour (normals) | ECE |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for _name, s in r["sources"].items():
-        m = s["analysed_metrics"]
-        lines.append(
-            f"| {s['description']} | {s['slices']} | {s['people']} | {_cell(s['gate_pass'])} | "
-            f"{_cell(m['accuracy'])} | {_cell(m['tumour_sensitivity_medium'])} | "
-            f"{_cell(m['specificity_medium'])} | {_cell(m['ece'])} |"
-        )
-    lines += [
+        table(
+            [
+                "source",
+                "slices",
+                "people",
+                "passes gate",
+                "accuracy (analysed)",
+                "tumour found, risk ≥ medium",
+                "called no tumour (normals)",
+                "ECE",
+            ],
+            [
+                [
+                    s["description"],
+                    s["slices"],
+                    s["people"],
+                    _cell(s["gate_pass"]),
+                    _cell(s["analysed_metrics"]["accuracy"]),
+                    _cell(s["analysed_metrics"]["tumour_sensitivity_medium"]),
+                    _cell(s["analysed_metrics"]["specificity_medium"]),
+                    _cell(s["analysed_metrics"]["ece"]),
+                ]
+                for s in r["sources"].values()
+            ],
+            "lrrrrrrr",
+        ),
         "",
         "## The model alone (every slice, as if the gate had passed it)",
         "",
-        "| source | accuracy | tumour found, risk ≥ medium | tumour found, risk high | "
-        "no tumour, risk low | called glioma | ECE |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        table(
+            [
+                "source",
+                "accuracy",
+                "tumour found, risk ≥ medium",
+                "tumour found, risk high",
+                "no tumour, risk low",
+                "called glioma",
+                "ECE",
+            ],
+            [
+                [
+                    s["description"],
+                    _cell(s["model_alone"]["accuracy"]),
+                    _cell(s["model_alone"]["tumour_sensitivity_medium"]),
+                    _cell(s["model_alone"]["tumour_sensitivity_high"]),
+                    _cell(s["model_alone"]["specificity_medium"]),
+                    f"{100 * s['called_glioma']:.1f} %",
+                    _cell(s["model_alone"]["ece"]),
+                ]
+                for s in r["sources"].values()
+            ],
+            "lrrrrrr",
+        ),
     ]
-    for _name, s in r["sources"].items():
-        m = s["model_alone"]
-        lines.append(
-            f"| {s['description']} | {_cell(m['accuracy'])} | "
-            f"{_cell(m['tumour_sensitivity_medium'])} | {_cell(m['tumour_sensitivity_high'])} | "
-            f"{_cell(m['specificity_medium'])} | {100 * s['called_glioma']:.1f} % | "
-            f"{_cell(m['ece'])} |"
-        )
     g = r["gradcam_brats"]
     lines += [
         "",
@@ -289,17 +317,17 @@ def markdown(r: dict, command: str) -> str:
     names = list(r["robustness"])
     if not names:
         return "\n".join(lines + ["Not measured in this run."]) + "\n"
-    lines.append(
-        "| change | " + " | ".join(f"{n} (n={r['robustness'][n]['n']})" for n in names) + " |"
-    )
-    lines.append("|---|" + "---:|" * len(names))
-    for change in r["robustness"][names[0]]["rows"]:
-        cells = []
-        for n in names:
-            row = r["robustness"][n]["rows"][change]
-            cells.append(f"{100 * row['agreement']:.1f} % / {100 * row['gate_pass']:.1f} %")
-        lines.append(f"| {change} | " + " | ".join(cells) + " |")
+    header = ["change", *(f"{n} (n={r['robustness'][n]['n']})" for n in names)]
+    rows = [
+        [change, *(_agreement_cell(r["robustness"][n]["rows"][change]) for n in names)]
+        for change in r["robustness"][names[0]]["rows"]
+    ]
+    lines.append(table(header, rows, "l" + "r" * len(names)))
     return "\n".join(lines) + "\n"
+
+
+def _agreement_cell(row: dict) -> str:
+    return f"{100 * row['agreement']:.1f} % / {100 * row['gate_pass']:.1f} %"
 
 
 def update_card(model: Path, result: dict) -> None:

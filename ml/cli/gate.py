@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ml.artifacts import DEFAULT_MODEL, LEAK_FREE_LIST, REPO, REPORTS_DIR
+from ml.cli.markdown import table
 from ml.data.nonmri import HARD_CATEGORIES, non_mri_set
 from ml.data.samples import list_samples
 from ml.gate.fitting import QUANTILE, fit
@@ -91,22 +92,27 @@ def markdown(result: dict, command: str) -> str:
         f"(statistics {result['thresholds']['statistics']:.3f}, "
         f"features {result['thresholds']['features']:.3f}). Produced by `{command}`.",
         "",
-        "| set | images | outcome | rate |",
-        "|---|---:|---|---:|",
-        _row("official test MRIs (Testing/)", result["test_mri"], "pass"),
-        _row("leak-free test subset", result["leak_free_mri"], "pass"),
-        _row("non-MRI set, all", non_mri["all"], "rejected"),
-        _row(
-            f"non-MRI set without {', '.join(HARD_CATEGORIES)}", non_mri["without_hard"], "rejected"
+        table(
+            ["set", "images", "outcome", "rate"],
+            [
+                _row("official test MRIs (Testing/)", result["test_mri"], "pass"),
+                _row("leak-free test subset", result["leak_free_mri"], "pass"),
+                _row("non-MRI set, all", non_mri["all"], "rejected"),
+                _row(
+                    f"non-MRI set without {', '.join(HARD_CATEGORIES)}",
+                    non_mri["without_hard"],
+                    "rejected",
+                ),
+            ],
+            "lrlr",
         ),
         "",
         "## Non-MRI set by category",
         "",
-        "| category | images | rejected | rate |",
-        "|---|---:|---:|---:|",
-        *(
-            f"| {c} | {r['n']} | {r['hits']} | {_pct(r)} |"
-            for c, r in non_mri["categories"].items()
+        table(
+            ["category", "images", "rejected", "rate"],
+            [[c, r["n"], r["hits"], _pct(r)] for c, r in non_mri["categories"].items()],
+            "lrrr",
         ),
         "",
         "Rejection reasons: "
@@ -157,8 +163,8 @@ def _pct(rate: dict) -> str:
     return "n/a" if rate["rate"] is None else f"{100 * rate['rate']:.1f} %"
 
 
-def _row(name: str, rate: dict, outcome: str) -> str:
-    return f"| {name} | {rate['n']} | {rate['hits']} {outcome} | {_pct(rate)} |"
+def _row(name: str, rate: dict, outcome: str) -> list:
+    return [name, rate["n"], f"{rate['hits']} {outcome}", _pct(rate)]
 
 
 def _shown(path: Path) -> str:
