@@ -252,39 +252,99 @@ def _auc_ci(card_metrics: dict) -> str:
 
 
 def model_card_markdown(card: dict, comparison: list[dict] | None) -> str:
+    """MODEL_CARD.md: the card's sections in order, each rendered by its own function."""
+    sections = [
+        _card_title(card),
+        _card_intended_use(card),
+        _card_model(card),
+        _card_data(card),
+        _card_splits(card),
+        _card_performance(card),
+        _card_operating_point(card),
+        _card_calibration(card),
+        _card_known_limits(card),
+        _card_reproduce(card),
+        _card_comparison(comparison),
+    ]
+    return "\n".join(sections)
+
+
+def _card_title(card: dict) -> str:
+    """Title, file and hash, then the results by source."""
+    return f"""# Model card: {card["version"]}
+
+`ml/artifacts/{card["file"]}` ({card["file_bytes"] / 1e6:.1f} MB, SHA-256 `{card["sha256"]}`),
+with its machine-readable card `ml/artifacts/model_card.json`. Trained {card["trained_at"]}.
+{external_section(card)}"""
+
+
+def _card_intended_use(card: dict) -> str:
+    """What the model is for, and not for."""
+    return """## Intended use
+
+Decision support for clinicians looking at **2-D brain MRI slices**: a four-way
+classification (glioma, meningioma, no tumour, pituitary tumour) with calibrated
+probabilities, a tumour probability and a low / medium / high risk level, shown next to a
+Grad-CAM heatmap. **It is not a diagnostic device and must not be used to diagnose,
+rule out or triage a patient without a radiologist.** It has not been validated on any
+clinical population; every result needs human review.
+
+Not for: 3-D volumes, other body parts, CT, paediatric imaging, post-operative scans, or
+any image the input gate rejects.
+"""
+
+
+def _card_model(card: dict) -> str:
+    """Architecture, preprocessing, training recipe, BatchNorm step."""
+    cfg = card["training"]["config"]
+    bn = card["training"]["batchnorm_recalibration"]
+    return f"""## Model
+
+- Architecture `{card["architecture"]}` ({card["parameters"]:,} parameters), input
+  {card["input_size"]}×{card["input_size"]}×1 in [0, 1]; output: logits for {", ".join(card["class_names"])}.
+- Preprocessing (`ml.preprocess.prepare`, shared by training and inference), method
+  `{card.get("preprocessing_method", "crop-v1")}`: {card["preprocessing"]}.
+- Trained from scratch (no pretrained weights), AdamW, {cfg["label_smoothing"]} label
+  smoothing, {card["training"]["loss"].split(", ", 2)[-1]}, warmup + cosine learning rate
+  tied to the wall-clock budget, augmentation `{card["training"].get("augmentation", "geometric")}`
+  (ml/augment.py: flips, turns, zoom, shift; for "domain" also skull-stripping, bias field,
+  lower resolution, blur, Rician noise, JPEG, gamma, window, equalisation, on every class),
+  bfloat16 mixed precision, best epoch by validation loss.
+- After fitting, every BatchNorm layer's moving statistics are recomputed ({_bn_text(bn)}).
+"""
+
+
+def _card_data(card: dict) -> str:
+    """The data set and its audit."""
+    counts = card["data"]["counts"]
+    return f"""## Data
+
+{card["data"]["name"]}. Training/: {sum(counts["Training"].values())} images, Testing/:
+{sum(counts["Testing"].values())} images. The audit (`ml/reports/AUDIT.md`) found exact and
+near-duplicate images inside and across the splits; near-duplicates are grouped by a
+perceptual-hash rule (pHash ≤ 10 and dHash ≤ 10 on the brain crop, transitive).
+"""
+
+
+def _card_splits(card: dict) -> str:
+    """Train / validation / test splits."""
+    splits = card["splits"]
+    test, lf = card["metrics"]["test"], card["metrics"]["test_leak_free"]
+    return f"""## Splits
+
+- {splits["method"]}; seed {splits["seed"]}, validation share {splits["val_fraction"]}.
+- train: {", ".join(f"{k} {v}" for k, v in splits["train"].items())}
+- validation: {", ".join(f"{k} {v}" for k, v in splits["validation"].items())}
+- official test: {test["n"]} images; leak-free test subset: {lf["n"]} images (Testing images
+  with no near-duplicate in Training; `ml/reports/leak_free_test.txt`).
+"""
+
+
+def _card_performance(card: dict) -> str:
+    """Test, leak-free and validation metrics with intervals."""
     m = card["metrics"]
     test, lf, val = m["test"], m["test_leak_free"], m["validation"]
-    t = card["training"]
-    cfg = t["config"]
-    op = card["operating_point"]
     cal = card["calibration"]
-    th = card["risk_thresholds"]
-    operating_rows = [
-        [
-            f"medium = {th['medium']:.4g}",
-            _pct(op["at_medium"]["sensitivity"]),
-            _pct(op["at_medium"]["specificity"]),
-            _pct(test["tumour_sensitivity"]),
-            _pct(test["tumour_specificity"]),
-        ],
-        [
-            f"high = {th['high']:.4g}",
-            _pct(op["at_high"]["sensitivity"]),
-            _pct(op["at_high"]["specificity"]),
-            _pct(test["sensitivity_at_high"]),
-            _pct(test["specificity_at_high"]),
-        ],
-    ]
-    calibration_rows = [
-        [
-            name,
-            _pct(c["ece_before"]),
-            _pct(c["ece_after"]),
-            f"{c['brier_before']:.4f}",
-            f"{c['brier_after']:.4f}",
-        ]
-        for name, c in (("validation", cal), ("official test", cal["test"]))
-    ]
     keys = [
         ("accuracy", "accuracy"),
         ("macro-F1", "macro_f1"),
@@ -305,6 +365,131 @@ def model_card_markdown(card: dict, comparison: list[dict] | None) -> str:
     rows.append(
         ["ECE after temperature", _pct(test["ece"]), _pct(lf["ece"]), _pct(cal["ece_after"])]
     )
+    return f"""## Performance
+
+95 % percentile-bootstrap intervals in brackets. Validation numbers are from the
+split used to pick the epoch, the temperature and the thresholds, so they are not an
+independent estimate.
+
+{table(["metric", f"official test (n={test['n']})", f"leak-free test (n={lf['n']})", f"validation (n={val['n']})"], rows)}
+
+Full per-class results, confusion matrices, ROC curves and reliability diagrams:
+`ml/reports/EVALUATION.md`.
+"""
+
+
+def _card_operating_point(card: dict) -> str:
+    """The risk thresholds and what they give."""
+    test = card["metrics"]["test"]
+    op = card["operating_point"]
+    th = card["risk_thresholds"]
+    operating_rows = [
+        [
+            f"medium = {th['medium']:.4g}",
+            _pct(op["at_medium"]["sensitivity"]),
+            _pct(op["at_medium"]["specificity"]),
+            _pct(test["tumour_sensitivity"]),
+            _pct(test["tumour_specificity"]),
+        ],
+        [
+            f"high = {th['high']:.4g}",
+            _pct(op["at_high"]["sensitivity"]),
+            _pct(op["at_high"]["specificity"]),
+            _pct(test["sensitivity_at_high"]),
+            _pct(test["specificity_at_high"]),
+        ],
+    ]
+    return f"""## Operating point
+
+Tumour probability tp = 1 − P(notumor) after temperature scaling. Risk: **low** if
+tp < {th["medium"]:.4g}, **medium** if tp < {th["high"]:.4g}, **high** otherwise. Chosen on
+validation: `medium` is the highest threshold keeping ≥ 99.5 % validation tumour
+sensitivity (capped at 0.2); `high` is 0.5, raised if needed for ≥ 99 % validation
+specificity.
+
+{table(["threshold", "validation sensitivity", "validation specificity", "test sensitivity", "test specificity"], operating_rows)}
+"""
+
+
+def _card_calibration(card: dict) -> str:
+    """Temperature, ECE and Brier before and after."""
+    cal = card["calibration"]
+    calibration_rows = [
+        [
+            name,
+            _pct(c["ece_before"]),
+            _pct(c["ece_after"]),
+            f"{c['brier_before']:.4f}",
+            f"{c['brier_after']:.4f}",
+        ]
+        for name, c in (("validation", cal), ("official test", cal["test"]))
+    ]
+    return f"""## Calibration
+
+Temperature T = {card["temperature"]:.4f} fitted on validation by minimising the negative
+log-likelihood. Top-label ECE (15 bins) and multi-class Brier score:
+
+{table(["data", "ECE before", "ECE after", "Brier before", "Brier after"], calibration_rows)}
+"""
+
+
+def _card_known_limits(card: dict) -> str:
+    """What the numbers above do not show."""
+    lf = card["metrics"]["test_leak_free"]
+    return f"""## Known limits
+
+- **One public data set**, assembled from three sources, with no patient ids: no
+  patient-level split is possible, and no external validation was done.
+- **Leakage**: about three quarters of the official test images have a near-duplicate in
+  Training, so the official figures are optimistic. The leak-free subset removes what a
+  perceptual hash can detect, but neighbouring slices that differ more remain (see the
+  contact sheet in the audit): treat it as leak-*reduced*.
+- **Source shortcut**: every notumor image comes from other sources (SARTAJ / Br35H) than
+  the tumour images (mostly figshare), so the model can tell "no tumour" partly from
+  framing, contrast or sequence instead of anatomy. A perfect notumor score is not evidence
+  of real-world specificity; the leak-free subset has only {lf["confusion_matrix"][2] and sum(lf["confusion_matrix"][2])} notumor images.
+- **2-D slices only**, T1-contrast-heavy for tumours; no 3-D context, no sequence metadata.
+- Four classes only: other lesions (metastases, stroke, MS, haemorrhage) will be forced
+  into one of the four; the input gate and the risk level do not detect them.
+"""
+
+
+def _card_reproduce(card: dict) -> str:
+    """Commands, recipe and wall times."""
+    t = card["training"]
+    cfg = t["config"]
+    refinish = ""
+    if t.get("refinished_without_refit"):
+        refinish = (
+            "\n\nThe BatchNorm recalibration step was added to `ml.train` after this model's "
+            "fit had finished, so the shipped file was produced by the fit run followed by "
+            "`python -m ml.train --data ... --out ml/artifacts --skip-fit`, which reruns only "
+            "the post-fit steps (recalibration, temperature, thresholds, card) on the fitted "
+            f"weights ({t['total_wall_seconds'] / 60:.1f} min). A fresh `make train` does both in one run."
+        )
+    return f"""## How to reproduce
+
+```
+make audit      # python -m ml.audit ../shared/datasets/brain-tumor-mri
+make train      # python -m ml.train --data ../shared/datasets/brain-tumor-mri --out ml/artifacts
+make evaluate   # python -m ml.evaluate --model ml/artifacts/brainscan.keras --data ../shared/datasets/brain-tumor-mri
+```
+
+Training defaults are this model's recipe: `--arch {cfg["arch"]} --size {cfg["size"]}
+--epochs {cfg["epochs"]} --budget-minutes {cfg["budget_minutes"]:g} --batch-size {cfg["batch_size"]}
+--lr {cfg["learning_rate"]} --seed {cfg["seed"]}`. Wall time of this model on the 2-core
+machine: {t["fit_wall_seconds"] / 60:.1f} min of fitting ({t["epochs_run"]} epochs, best epoch
+{t["best_epoch"]}, {"stopped by the wall-clock budget" if t["stopped_by_budget"] else "finished its epochs or stopped early"}),
+{(t.get("total_wall_seconds_of_fit_run") or t["total_wall_seconds"]) / 60:.1f} min in total including preprocessing, calibration and
+saving, at about {t["images_per_second"]:.0f} training images/s. The cores were shared with
+other jobs during this run; on an idle machine it is faster. A rerun gives a similar but
+not bit-identical model (multi-threaded CPU kernels are not deterministic), so its SHA-256
+differs.{refinish}
+"""
+
+
+def _card_comparison(comparison: list[dict] | None) -> str:
+    """The architecture comparison table, if there is one."""
     comp = ""
     if comparison:
         comp = table(
@@ -332,128 +517,7 @@ def model_card_markdown(card: dict, comparison: list[dict] | None) -> str:
                 for r in comparison
             ],
         )
-    splits = card["splits"]
-    counts = card["data"]["counts"]
-    bn = t["batchnorm_recalibration"]
-    refinish = ""
-    if t.get("refinished_without_refit"):
-        refinish = (
-            "\n\nThe BatchNorm recalibration step was added to `ml.train` after this model's "
-            "fit had finished, so the shipped file was produced by the fit run followed by "
-            "`python -m ml.train --data ... --out ml/artifacts --skip-fit`, which reruns only "
-            "the post-fit steps (recalibration, temperature, thresholds, card) on the fitted "
-            f"weights ({t['total_wall_seconds'] / 60:.1f} min). A fresh `make train` does both in one run."
-        )
-    return f"""# Model card: {card["version"]}
-
-`ml/artifacts/{card["file"]}` ({card["file_bytes"] / 1e6:.1f} MB, SHA-256 `{card["sha256"]}`),
-with its machine-readable card `ml/artifacts/model_card.json`. Trained {card["trained_at"]}.
-{external_section(card)}
-## Intended use
-
-Decision support for clinicians looking at **2-D brain MRI slices**: a four-way
-classification (glioma, meningioma, no tumour, pituitary tumour) with calibrated
-probabilities, a tumour probability and a low / medium / high risk level, shown next to a
-Grad-CAM heatmap. **It is not a diagnostic device and must not be used to diagnose,
-rule out or triage a patient without a radiologist.** It has not been validated on any
-clinical population; every result needs human review.
-
-Not for: 3-D volumes, other body parts, CT, paediatric imaging, post-operative scans, or
-any image the input gate rejects.
-
-## Model
-
-- Architecture `{card["architecture"]}` ({card["parameters"]:,} parameters), input
-  {card["input_size"]}×{card["input_size"]}×1 in [0, 1]; output: logits for {", ".join(card["class_names"])}.
-- Preprocessing (`ml.preprocess.prepare`, shared by training and inference), method
-  `{card.get("preprocessing_method", "crop-v1")}`: {card["preprocessing"]}.
-- Trained from scratch (no pretrained weights), AdamW, {cfg["label_smoothing"]} label
-  smoothing, {card["training"]["loss"].split(", ", 2)[-1]}, warmup + cosine learning rate
-  tied to the wall-clock budget, augmentation `{card["training"].get("augmentation", "geometric")}`
-  (ml/augment.py: flips, turns, zoom, shift; for "domain" also skull-stripping, bias field,
-  lower resolution, blur, Rician noise, JPEG, gamma, window, equalisation, on every class),
-  bfloat16 mixed precision, best epoch by validation loss.
-- After fitting, every BatchNorm layer's moving statistics are recomputed ({_bn_text(bn)}).
-
-## Data
-
-{card["data"]["name"]}. Training/: {sum(counts["Training"].values())} images, Testing/:
-{sum(counts["Testing"].values())} images. The audit (`ml/reports/AUDIT.md`) found exact and
-near-duplicate images inside and across the splits; near-duplicates are grouped by a
-perceptual-hash rule (pHash ≤ 10 and dHash ≤ 10 on the brain crop, transitive).
-
-## Splits
-
-- {splits["method"]}; seed {splits["seed"]}, validation share {splits["val_fraction"]}.
-- train: {", ".join(f"{k} {v}" for k, v in splits["train"].items())}
-- validation: {", ".join(f"{k} {v}" for k, v in splits["validation"].items())}
-- official test: {test["n"]} images; leak-free test subset: {lf["n"]} images (Testing images
-  with no near-duplicate in Training; `ml/reports/leak_free_test.txt`).
-
-## Performance
-
-95 % percentile-bootstrap intervals in brackets. Validation numbers are from the
-split used to pick the epoch, the temperature and the thresholds, so they are not an
-independent estimate.
-
-{table(["metric", f"official test (n={test['n']})", f"leak-free test (n={lf['n']})", f"validation (n={val['n']})"], rows)}
-
-Full per-class results, confusion matrices, ROC curves and reliability diagrams:
-`ml/reports/EVALUATION.md`.
-
-## Operating point
-
-Tumour probability tp = 1 − P(notumor) after temperature scaling. Risk: **low** if
-tp < {th["medium"]:.4g}, **medium** if tp < {th["high"]:.4g}, **high** otherwise. Chosen on
-validation: `medium` is the highest threshold keeping ≥ 99.5 % validation tumour
-sensitivity (capped at 0.2); `high` is 0.5, raised if needed for ≥ 99 % validation
-specificity.
-
-{table(["threshold", "validation sensitivity", "validation specificity", "test sensitivity", "test specificity"], operating_rows)}
-
-## Calibration
-
-Temperature T = {card["temperature"]:.4f} fitted on validation by minimising the negative
-log-likelihood. Top-label ECE (15 bins) and multi-class Brier score:
-
-{table(["data", "ECE before", "ECE after", "Brier before", "Brier after"], calibration_rows)}
-
-## Known limits
-
-- **One public data set**, assembled from three sources, with no patient ids: no
-  patient-level split is possible, and no external validation was done.
-- **Leakage**: about three quarters of the official test images have a near-duplicate in
-  Training, so the official figures are optimistic. The leak-free subset removes what a
-  perceptual hash can detect, but neighbouring slices that differ more remain (see the
-  contact sheet in the audit): treat it as leak-*reduced*.
-- **Source shortcut**: every notumor image comes from other sources (SARTAJ / Br35H) than
-  the tumour images (mostly figshare), so the model can tell "no tumour" partly from
-  framing, contrast or sequence instead of anatomy. A perfect notumor score is not evidence
-  of real-world specificity; the leak-free subset has only {lf["confusion_matrix"][2] and sum(lf["confusion_matrix"][2])} notumor images.
-- **2-D slices only**, T1-contrast-heavy for tumours; no 3-D context, no sequence metadata.
-- Four classes only: other lesions (metastases, stroke, MS, haemorrhage) will be forced
-  into one of the four; the input gate and the risk level do not detect them.
-
-## How to reproduce
-
-```
-make audit      # python -m ml.audit ../shared/datasets/brain-tumor-mri
-make train      # python -m ml.train --data ../shared/datasets/brain-tumor-mri --out ml/artifacts
-make evaluate   # python -m ml.evaluate --model ml/artifacts/brainscan.keras --data ../shared/datasets/brain-tumor-mri
-```
-
-Training defaults are this model's recipe: `--arch {cfg["arch"]} --size {cfg["size"]}
---epochs {cfg["epochs"]} --budget-minutes {cfg["budget_minutes"]:g} --batch-size {cfg["batch_size"]}
---lr {cfg["learning_rate"]} --seed {cfg["seed"]}`. Wall time of this model on the 2-core
-machine: {t["fit_wall_seconds"] / 60:.1f} min of fitting ({t["epochs_run"]} epochs, best epoch
-{t["best_epoch"]}, {"stopped by the wall-clock budget" if t["stopped_by_budget"] else "finished its epochs or stopped early"}),
-{(t.get("total_wall_seconds_of_fit_run") or t["total_wall_seconds"]) / 60:.1f} min in total including preprocessing, calibration and
-saving, at about {t["images_per_second"]:.0f} training images/s. The cores were shared with
-other jobs during this run; on an idle machine it is faster. A rerun gives a similar but
-not bit-identical model (multi-threaded CPU kernels are not deterministic), so its SHA-256
-differs.{refinish}
-
-## Architecture comparison
+    return f"""## Architecture comparison
 
 {comp or "See ml/reports/COMPARISON.md."}
 """
