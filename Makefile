@@ -65,34 +65,34 @@ worker: install
 	$(BIN)/celery -A brainscan worker --loglevel=INFO --concurrency=1 --prefetch-multiplier=1
 
 audit: install
-	$(BIN)/python -m ml.audit $(DATA)
+	$(BIN)/python -m ml.cli.audit $(DATA)
 
 # Training replaces the model, so the input gate's statistics are fitted again for it
 # (Engine.load refuses a gate.npz fitted for another model).
 train: install
-	$(BIN)/python -m ml.train --data $(DATA) --out ml/artifacts
-	$(BIN)/python -m ml.gate fit --model ml/artifacts/brainscan.keras --data $(DATA)
-	$(BIN)/python -m ml.gate evaluate --model ml/artifacts/brainscan.keras --data $(DATA)
+	$(BIN)/python -m ml.cli.train --data $(DATA) --out ml/artifacts
+	$(BIN)/python -m ml.cli.gate fit --model ml/artifacts/brainscan.keras --data $(DATA)
+	$(BIN)/python -m ml.cli.gate evaluate --model ml/artifacts/brainscan.keras --data $(DATA)
 
 # The official test split with figures and the card's test metrics, then every source apart
 # (Kaggle test, leak-free, IXI test people, BraTS/TCGA), robustness and Grad-CAM scores.
 evaluate: install
-	$(BIN)/python -m ml.evaluate --model ml/artifacts/brainscan.keras --data $(DATA)
-	$(BIN)/python -m ml.evaluate_sources --model ml/artifacts/brainscan.keras --data $(DATA) --update-card
+	$(BIN)/python -m ml.cli.evaluate --model ml/artifacts/brainscan.keras --data $(DATA)
+	$(BIN)/python -m ml.cli.evaluate_sources --model ml/artifacts/brainscan.keras --data $(DATA) --update-card
 
 # Leave one source out (the honest estimate for a new hospital): the shipped recipe trained
 # without IXI (var/transfer/ixi, never shipped), its own gate, evaluated on every IXI person;
 # the result goes into the shipped card's transfer_estimate. About 60 minutes on 2 cores.
 TRANSFER := var/transfer/ixi
 evaluate-transfer: install
-	$(BIN)/python -m ml.train --data $(DATA) --out $(TRANSFER) --exclude-source ixi
-	$(BIN)/python -m ml.gate fit --model $(TRANSFER)/brainscan.keras --data $(DATA)
-	$(BIN)/python -m ml.evaluate_sources --model $(TRANSFER)/brainscan.keras --data $(DATA) \
+	$(BIN)/python -m ml.cli.train --data $(DATA) --out $(TRANSFER) --exclude-source ixi
+	$(BIN)/python -m ml.cli.gate fit --model $(TRANSFER)/brainscan.keras --data $(DATA)
+	$(BIN)/python -m ml.cli.evaluate_sources --model $(TRANSFER)/brainscan.keras --data $(DATA) \
 	  --ixi-people all --robustness-per-source 0 --out $(TRANSFER)
-	$(BIN)/python -m ml.transfer --left-out ixi --report $(TRANSFER)/sources.json
+	$(BIN)/python -m ml.cli.transfer --left-out ixi --report $(TRANSFER)/sources.json
 
 bench-ml: install
-	$(BIN)/python -m ml.bench --data $(DATA)
+	$(BIN)/python -m ml.cli.bench --data $(DATA)
 
 test-browser: install-dev
 	$(BIN)/pytest -m browser tests/browser

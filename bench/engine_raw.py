@@ -13,11 +13,11 @@ import json
 import time
 from pathlib import Path
 
-from ml.bench import percentiles
+from ml.cli.bench import percentiles
 
 
 def measure(model: Path, files: list[Path], threads: int = 1) -> dict[str, float]:
-    from ml.inference import Engine
+    from ml.serving.engine import Engine
 
     started = time.perf_counter()
     engine = Engine.load(model, threads=threads)

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from bench.machine import busy_training, describe, machine_line
 from bench.stack import ROOT, WebServer, clinician_client, forget_sign_in_attempts, sign_in
-from ml.bench import percentiles
+from ml.cli.bench import percentiles
 
 SYNTHETIC = "BENCH-SYNTHETIC"
 RESULTS = ROOT / "bench" / "results"

@@ -50,7 +50,7 @@ from bench.stack import (
     upload_file,
     worker_process,
 )
-from ml.bench import percentiles
+from ml.cli.bench import percentiles
 
 DATA = ROOT.parent / "shared" / "datasets" / "brain-tumor-mri" / "Testing"
 RESULTS = ROOT / "bench" / "results"

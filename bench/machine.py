@@ -30,7 +30,7 @@ def busy_training() -> bool:
     """A model training run would share the cores and skew every number."""
     for process in psutil.process_iter(["cmdline"]):
         cmdline = " ".join(process.info["cmdline"] or [])
-        if "ml.train" in cmdline and "bench" not in cmdline:
+        if ("ml.train" in cmdline or "ml.cli.train" in cmdline) and "bench" not in cmdline:
             return True
     return False
 

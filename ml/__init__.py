@@ -1,7 +1,7 @@
 """brainscan machine-learning package: plain Python, no Django.
 
 Importing the package is cheap: TensorFlow is only imported by the modules that need it
-(models, train, evaluate, inference), never here.
+(networks, training, serving, the evaluation commands), never here. Layout: docs/ARCHITECTURE.md.
 """
 
 from __future__ import annotations

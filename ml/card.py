@@ -1,5 +1,8 @@
 """The model card: the JSON that travels with the .keras file and says how to use it.
 
+The one reader of model_card.json in ml/: `load_card` (strict: the keys serving needs) and
+`read_card` / `write_card` (the whole JSON, for the steps that add results to it).
+
 Inference reads temperature, thresholds, input size and class names from here, never from
 code constants, so a retrained model cannot silently run with another model's settings.
 """
@@ -46,7 +49,7 @@ class ModelCard:
 
     @property
     def preprocessing_method(self) -> str:
-        """The ml.preprocess method the model was trained with (cards before 2.0: crop-v1)."""
+        """The ml.image.preprocess method the model was trained with (cards before 2.0: crop-v1)."""
         return str(self.extra.get("preprocessing_method", "crop-v1"))
 
 
@@ -65,10 +68,21 @@ _REQUIRED = (
 )
 
 
+def read_card(path: str | Path) -> dict[str, Any]:
+    """The whole card as written (every key): for the steps that add to it and rewrite it."""
+    data: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
+    return data
+
+
+def write_card(path: str | Path, card: dict[str, Any]) -> None:
+    """Write a card as every step writes it: indented JSON, one trailing newline."""
+    Path(path).write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
+
+
 def load_card(path: str | Path) -> ModelCard:
     """Read model_card.json; raise ValueError naming the first missing key."""
     path = Path(path)
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data = read_card(path)
     missing = [key for key in _REQUIRED if key not in data]
     if missing:
         raise ValueError(f"model card lacks {missing[0]!r}")

@@ -1,4 +1,4 @@
-"""Model definitions. Every architecture takes (size, size, 1) in [0, 1] and returns LOGITS.
+"""Network architectures (Keras). Every one takes (size, size, 1) in [0, 1] and returns LOGITS.
 
 Two contracts other modules rely on:
 - the last convolutional layer is named "last_conv" and its output is the rectified

@@ -64,7 +64,7 @@ def tiny_model(input_size: int = 32, seed: int = 0):
     import keras
     from keras import initializers, layers
 
-    from ml.models import LAST_CONV, LOGITS
+    from ml.networks import LAST_CONV, LOGITS
 
     def init(offset: int):
         return initializers.GlorotUniform(seed=seed * 10 + offset)
@@ -87,16 +87,17 @@ def write_tiny_artifacts(directory: Path, *, input_size: int = 32, seed: int = 0
     verifies and serves it like the shipped one. The gate is fitted on `mri_like` images,
     so those pass and blank, colour, document or noise images are refused.
     """
+    from ml.artifacts import CARD_FILE, GATE_FILE, MODEL_FILE
     from ml.card import sha256_file
-    from ml.inference import GATE_FILE, configure_threads, load_verified
+    from ml.serving.runtime import configure_threads, load_verified
 
     configure_threads()  # before the first TensorFlow op, or TensorFlow picks its own
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    model_path = directory / "brainscan.keras"
+    model_path = directory / MODEL_FILE
     tiny_model(input_size, seed).save(model_path)
     card = _tiny_card(model_path, input_size, seed, sha256_file(model_path))
-    (directory / "model_card.json").write_text(json.dumps(card, indent=2), encoding="utf-8")
+    (directory / CARD_FILE).write_text(json.dumps(card, indent=2), encoding="utf-8")
     served, _ = load_verified(model_path)
     _tiny_gate(served, input_size, card["sha256"]).save(directory / GATE_FILE)
     return model_path
@@ -104,9 +105,9 @@ def write_tiny_artifacts(directory: Path, *, input_size: int = 32, seed: int = 0
 
 def _tiny_gate(served, input_size: int, sha256: str):
     """Gate statistics from MRI-like images: fit on one seed range, limit from another."""
-    from ml.gate import FeatureCheck, GateStats, StatisticsCheck
-    from ml.imagestats import image_statistics
-    from ml.inference import slice_features
+    from ml.gate.checks import FeatureCheck, GateStats, StatisticsCheck
+    from ml.gate.statistics import image_statistics
+    from ml.serving.engine import slice_features
 
     fit = [mri_like(_tiny_size(s), s) for s in TINY_FIT_SEEDS]
     held_out = [mri_like(_tiny_size(s), s) for s in TINY_CALIBRATION_SEEDS]

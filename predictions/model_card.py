@@ -2,7 +2,7 @@
 
 The card (model_card.json beside the model file, written by the training command) says how
 the risk thresholds were chosen. The web process reads it as plain JSON instead of going
-through ml.inference, so showing a result page never imports TensorFlow. A missing or broken
+through ml.serving.engine, so showing a result page never imports TensorFlow. A missing or broken
 card is not an error here: the pages then say that no model is installed.
 """
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from predictions.storage import private_storage
 
 if TYPE_CHECKING:
-    from ml.inference import Analysis
+    from ml.serving.engine import Analysis
 
 
 class Label(models.TextChoices):

@@ -18,7 +18,7 @@ from predictions.models import Prediction
 from predictions.storage import private_storage
 
 if TYPE_CHECKING:
-    from ml.inference import Analysis, Engine
+    from ml.serving.engine import Analysis, Engine
 
 logger = logging.getLogger(__name__)
 RETRY_BASE_SECONDS = 5
@@ -27,7 +27,7 @@ RETRY_BASE_SECONDS = 5
 @functools.cache
 def _engine_for(model_path: str) -> Engine:
     # Imported here so that the web process never loads TensorFlow unless it runs tasks eagerly.
-    from ml.inference import Engine
+    from ml.serving.engine import Engine
 
     engine = Engine.load(model_path)
     logger.info("loaded model %s (sha256 %s)", engine.version, engine.sha256[:12])
@@ -40,7 +40,8 @@ def _engine() -> Engine:
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=3)
 def run_prediction(self: Task, prediction_id: int) -> None:
-    from ml.inference import ModelUnavailable, UnreadableScan
+    from ml.serving.engine import UnreadableScan
+    from ml.serving.runtime import ModelUnavailable
 
     prediction = Prediction.objects.select_related("scan").filter(pk=prediction_id).first()
     stale_after = timedelta(seconds=settings.PREDICTION_STALE_AFTER_SECONDS)

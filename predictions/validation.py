@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ml.png import encode_png
+from ml.image.png import encode_png
 from predictions import dicom
 
 # Formats a clinician may upload, with the content type we store for them.
@@ -149,7 +149,7 @@ def without_metadata(image: Image.Image) -> tuple[bytes, tuple[int, int]]:
         upright = Image.fromarray(scaled.astype(np.uint16))
     elif upright.mode not in PNG_MODES:
         upright = upright.convert("RGB")
-    if upright.mode in ("L", "RGB"):  # nearly every slice: ml.png writes these ~4x faster
+    if upright.mode in ("L", "RGB"):  # nearly every slice: ml.image.png writes these ~4x faster
         pixels = np.asarray(upright)
         if pixels.ndim == 3 and _same_channels(pixels):
             pixels = pixels[..., 0]  # gray stored as colour (most JPEG slices): nothing is lost

@@ -21,7 +21,7 @@ from PIL import Image
 
 from accounts.http import AuthenticatedRequest
 from accounts.models import User
-from ml.imageio import UnreadableImage, decode_image
+from ml.image.decode import UnreadableImage, decode_image
 from predictions import services
 from predictions.export import csv_response
 from predictions.filters import HistoryFilterForm

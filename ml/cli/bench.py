@@ -1,4 +1,4 @@
-"""Benchmark single-slice inference: `python -m ml.bench --data DATA_DIR` (make bench-ml).
+"""Benchmark single-slice inference: `python -m ml.cli.bench --data DATA_DIR` (make bench-ml).
 
 For 1 and 2 TensorFlow threads, each in a fresh process (TensorFlow fixes its thread
 pools at start-up): model load time, p50/p95 of `Engine.analyze` without and with
@@ -22,10 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_MODEL = REPO / "ml" / "artifacts" / "brainscan.keras"
-DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "brain-tumor-mri"
-DEFAULT_OUT = REPO / "ml" / "reports" / "bench-ml.json"
+from ml.artifacts import CARD_FILE, DEFAULT_DATA, DEFAULT_MODEL, REPORTS_DIR
+from ml.card import read_card
+from ml.cli.markdown import table
+
+DEFAULT_OUT = REPORTS_DIR / "bench-ml.json"
 WARMUP = 5
 STAGES = ("decode", "gate", "preprocess", "model", "gradcam", "overlay")
 
@@ -66,7 +67,7 @@ def _timed(fn, items) -> list[float]:
 
 def worker(model: Path, data: Path, n: int, threads: int, precision: str = "float32") -> dict:
     """One process, one setting: everything measured on the same n slices."""
-    from ml.inference import Engine
+    from ml.serving.engine import Engine
 
     start = time.perf_counter()
     engine = Engine.load(model, threads=threads, bfloat16=precision == "bfloat16")
@@ -97,8 +98,8 @@ def worker(model: Path, data: Path, n: int, threads: int, precision: str = "floa
 
 def _model_call_comparison(engine, blobs: list[bytes]) -> dict:
     """The compiled forward pass vs per-image `model.predict` on identical inputs."""
-    from ml.imageio import decode_image
-    from ml.preprocess import prepare
+    from ml.image.decode import decode_image
+    from ml.image.preprocess import prepare
 
     size = engine.card.input_size
     method = engine.card.preprocessing_method
@@ -121,7 +122,7 @@ def run(model: Path, data: Path, n: int, thread_counts: list[int], precisions: l
     runs = []
     for precision in precisions:
         for threads in thread_counts:
-            command = [sys.executable, "-m", "ml.bench", "--worker", "--threads", str(threads)]
+            command = [sys.executable, "-m", "ml.cli.bench", "--worker", "--threads", str(threads)]
             command += ["--precision", precision, "--model", str(model), "--data", str(data)]
             env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
             done = subprocess.run(  # noqa: S603 - our own module, our own arguments
@@ -131,7 +132,7 @@ def run(model: Path, data: Path, n: int, thread_counts: list[int], precisions: l
     agreement = _agreement(runs)
     for r in runs:
         del r["probabilities"]  # thousands of numbers; the agreement summary keeps their gist
-    card = json.loads((model.parent / "model_card.json").read_text(encoding="utf-8"))
+    card = read_card(model.parent / CARD_FILE)
     return {
         "model": {k: card.get(k) for k in ("version", "architecture", "input_size", "parameters")},
         "machine": {
@@ -165,8 +166,36 @@ def _agreement(runs: list[dict]) -> dict | None:
 
 def _training_running() -> bool:
     """Benchmarks during training measure the training; the report says so."""
-    done = subprocess.run(["pgrep", "-f", "ml.train"], capture_output=True, check=False)  # noqa: S607
+    done = subprocess.run(["pgrep", "-f", r"ml\.(cli\.)?train"], capture_output=True, check=False)  # noqa: S607
     return done.returncode == 0
+
+
+BENCH_COLUMNS = [
+    "precision",
+    "threads",
+    "load s",
+    "analyze p50 / p95 ms",
+    "+ Grad-CAM p50 / p95 ms",
+    "model call p50 ms",
+    "`model.predict` p50 ms",
+    "speed-up",
+    "peak RSS MB",
+]
+
+
+def _bench_row(r: dict) -> list:
+    call = r["model_call"]
+    return [
+        r["precision"],
+        r["threads"],
+        r["load_s"],
+        f"{r['analyze_ms']['p50']} / {r['analyze_ms']['p95']}",
+        f"{r['analyze_gradcam_ms']['p50']} / {r['analyze_gradcam_ms']['p95']}",
+        call["compiled_ms"]["p50"],
+        call["model_predict_ms"]["p50"],
+        f"{call['speedup_p50']}x",
+        r["peak_rss_mb_serving"],
+    ]
 
 
 def markdown(result: dict) -> str:
@@ -175,18 +204,8 @@ def markdown(result: dict) -> str:
         f"Model `{model['version']}` ({model['architecture']}, {model['input_size']} px, "
         f"{model['parameters']} parameters), {result['runs'][0]['n']} official test slices.",
         "",
-        "| precision | threads | load s | analyze p50 / p95 ms | + Grad-CAM p50 / p95 ms "
-        "| model call p50 ms | `model.predict` p50 ms | speed-up | peak RSS MB |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        table(BENCH_COLUMNS, [_bench_row(r) for r in result["runs"]], "lrrrrrrrr"),
     ]
-    for r in result["runs"]:
-        call = r["model_call"]
-        lines.append(
-            f"| {r['precision']} | {r['threads']} | {r['load_s']} | {r['analyze_ms']['p50']} / {r['analyze_ms']['p95']} "
-            f"| {r['analyze_gradcam_ms']['p50']} / {r['analyze_gradcam_ms']['p95']} "
-            f"| {call['compiled_ms']['p50']} | {call['model_predict_ms']['p50']} "
-            f"| {call['speedup_p50']}x | {r['peak_rss_mb_serving']} |"
-        )
     lines += [
         "",
         f"Machine: {result['machine']['cpu_count']} cores, 1-minute load average before the "
@@ -208,7 +227,9 @@ def markdown(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m ml.bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m ml.cli.bench", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--n", type=int, default=200, help="test slices per measurement")

@@ -1,7 +1,7 @@
 """Architecture comparison table from short training runs.
 
-python -m ml.compare RUN_DIR... [--out ml/reports]: reads each run's model_card.json
-(written by ml.train) and writes comparison.json + COMPARISON.md. Runs are compared on
+python -m ml.cli.compare RUN_DIR... [--out ml/reports]: reads each run's model_card.json
+(written by ml.cli.train) and writes comparison.json + COMPARISON.md. Runs are compared on
 validation data only; the test sets are not used to choose the architecture.
 """
 
@@ -11,13 +11,15 @@ import argparse
 import json
 from pathlib import Path
 
-from ml.report import _table
+from ml.artifacts import CARD_FILE, REPORTS_DIR
+from ml.card import read_card
+from ml.cli.markdown import table
 
-REPORTS = Path(__file__).resolve().parent / "reports"
+REPORTS = REPORTS_DIR
 
 
 def run_row(run_dir: Path) -> dict:
-    card = json.loads((run_dir / "model_card.json").read_text(encoding="utf-8"))
+    card = read_card(run_dir / CARD_FILE)
     t, v = card["training"], card["metrics"]["validation"]
     return {
         "run": run_dir.name,
@@ -38,7 +40,7 @@ def run_row(run_dir: Path) -> dict:
 
 
 def markdown(rows: list[dict], note: str = "") -> str:
-    table = _table(
+    text = table(
         [
             "arch",
             "px",
@@ -74,7 +76,7 @@ warmup + cosine schedule, compared on the validation split (never on the test se
 The machine's two cores were shared with other jobs during these runs, so img/s is lower
 than on an idle machine and equal budgets mean equal wall time, not equal work.
 
-{table}
+{text}
 {note}
 """
 

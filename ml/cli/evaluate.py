@@ -15,19 +15,24 @@ from pathlib import Path
 import numpy as np
 
 from ml import CLASS_NAMES
-from ml.calibration import calibration_summary, reliability_bins
-from ml.card import calibrated_probabilities, load_card, sha256_file
-from ml.dataset import DEFAULT_CACHE_DIR, list_samples, load_prepared
-from ml.metrics import bootstrap_ci, confusion_matrix, point_metrics, sensitivity_specificity
+from ml.artifacts import CARD_FILE, DEFAULT_MODEL, MODEL_CARD_MD, REPORTS_DIR, TRAINING_LOG_FILE
+from ml.card import calibrated_probabilities, load_card, read_card, sha256_file, write_card
+from ml.data.samples import DEFAULT_CACHE_DIR, list_samples, load_prepared
+from ml.metrics.calibration import calibration_summary, reliability_bins
+from ml.metrics.classification import (
+    bootstrap_ci,
+    confusion_matrix,
+    point_metrics,
+    sensitivity_specificity,
+)
 
-REPO = Path(__file__).resolve().parent.parent
-REPORTS = REPO / "ml" / "reports"
+REPORTS = REPORTS_DIR
 SUBSETS = {"test": "official Testing split", "test_leak_free": "leak-free Testing subset"}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", type=Path, default=REPO / "ml" / "artifacts" / "brainscan.keras")
+    p.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     p.add_argument("--data", type=Path, required=True)
     p.add_argument(
         "--card", type=Path, default=None, help="default: model_card.json beside --model"
@@ -37,7 +42,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--bootstrap", type=int, default=1000)
     p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
     p.add_argument("--no-update-card", dest="update_card", action="store_false")
-    p.add_argument("--model-card-md", type=Path, default=REPO / "ml" / "MODEL_CARD.md")
+    p.add_argument("--model-card-md", type=Path, default=MODEL_CARD_MD)
     return p.parse_args(argv)
 
 
@@ -45,7 +50,7 @@ def test_logits(args, card) -> tuple[list, np.ndarray, np.ndarray]:
     """Logits for every Testing image, preprocessed exactly as inference does."""
     import keras
 
-    from ml.training_loop import predict_logits
+    from ml.training.loop import predict_logits
 
     samples = [s for s in list_samples(args.data) if s.split == "Testing"]
     x = load_prepared(
@@ -102,7 +107,7 @@ def card_view(result: dict) -> dict:
 
 
 def make_figures(out: Path, subsets: dict, logits: dict, labels: dict, card, log_csv: Path) -> None:
-    from ml import plots
+    from ml.cli import plots
 
     probs = {k: calibrated_probabilities(v, card.temperature) for k, v in logits.items()}
     for key, title in SUBSETS.items():
@@ -130,7 +135,7 @@ def make_figures(out: Path, subsets: dict, logits: dict, labels: dict, card, log
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
-    card_path = args.card or args.model.with_name("model_card.json")
+    card_path = args.card or args.model.with_name(CARD_FILE)
     card = load_card(card_path)
     if sha256_file(args.model) != card.sha256:
         raise SystemExit("model file does not match the card's sha256; retrain or fix the card")
@@ -146,7 +151,7 @@ def main(argv: list[str] | None = None) -> dict:
         {k: v[0] for k, v in parts.items()},
         {k: v[1] for k, v in parts.items()},
         card,
-        args.model.with_name("training_log.csv"),
+        args.model.with_name(TRAINING_LOG_FILE),
     )
     report = {
         "model": card.version,
@@ -157,7 +162,7 @@ def main(argv: list[str] | None = None) -> dict:
         **subsets,
     }
     (args.out / "evaluation.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    from ml.report import evaluation_markdown
+    from ml.cli.markdown import evaluation_markdown
 
     (args.out / "EVALUATION.md").write_text(
         evaluation_markdown(report, card.extra), encoding="utf-8"
@@ -170,20 +175,20 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 def update_card(card_path: Path, subsets: dict) -> None:
-    data = json.loads(card_path.read_text(encoding="utf-8"))
+    data = read_card(card_path)
     data.setdefault("metrics", {})
     for key, result in subsets.items():
         data["metrics"][key] = card_view(result)
     data["calibration"]["test"] = {
         k: round(v, 5) for k, v in subsets["test"]["calibration"].items() if k != "temperature"
     }
-    card_path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    write_card(card_path, data)
 
 
 def write_model_card_md(card_path: Path, comparison_json: Path, out: Path) -> None:
-    from ml.report import model_card_markdown
+    from ml.cli.markdown import model_card_markdown
 
-    card = json.loads(card_path.read_text(encoding="utf-8"))
+    card = read_card(card_path)
     comparison = None
     if comparison_json.exists():
         comparison = json.loads(comparison_json.read_text(encoding="utf-8"))

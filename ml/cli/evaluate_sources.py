@@ -6,8 +6,8 @@ Sources: the Kaggle official Testing split, its leak-free subset, the IXI people
 person split's test part, and every BraTS/TCGA glioma (never trained on). Each goes through
 `Engine.analyze` exactly as an upload does. Per source: gate pass rate, and accuracy,
 tumour sensitivity / specificity at both risk thresholds and ECE, of what was analysed and
-of the model alone, with 95 % intervals over people (ml/source_metrics.py). Then the
-robustness table (DISPLAY_CHANGES of ml/augment.py on a seeded subset of every source:
+of the model alone, with 95 % intervals over people (ml/metrics/sources.py). Then the
+robustness table (DISPLAY_CHANGES of ml/image/augment.py on a seeded subset of every source:
 label agreement with the unchanged slice and gate pass rate), and Grad-CAM on the BraTS
 masks (heatmap mass inside the tumour, pointing game). Writes sources.json and SOURCES.md.
 """
@@ -23,10 +23,10 @@ import cv2
 import numpy as np
 
 from ml import CLASS_NAMES
-from ml.augment import DISPLAY_CHANGES
-from ml.imageio import decode_image
-from ml.source_metrics import cluster_bootstrap_ci, source_metrics
-from ml.sources import (
+from ml.artifacts import CARD_FILE, DEFAULT_MODEL, MODEL_CARD_MD, REPORTS_DIR, SPLITS_FILE
+from ml.card import read_card, write_card
+from ml.cli.markdown import table
+from ml.data.sources import (
     BRATS_DIR,
     Item,
     brats_items,
@@ -35,9 +35,11 @@ from ml.sources import (
     kaggle_items,
     split_people,
 )
+from ml.image.augment import DISPLAY_CHANGES
+from ml.image.decode import decode_image
+from ml.metrics.sources import cluster_bootstrap_ci, source_metrics
 
-REPO = Path(__file__).resolve().parent.parent
-REPORTS = REPO / "ml" / "reports"
+REPORTS = REPORTS_DIR
 SOURCE_NAMES = {
     "test": "Kaggle official Testing split",
     "test_leak_free": "Kaggle leak-free Testing subset",
@@ -50,7 +52,7 @@ POINTING_DILATION_PX = 5
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", type=Path, default=REPO / "ml" / "artifacts" / "brainscan.keras")
+    p.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--external", type=Path, default=None, help="default: beside --data")
     p.add_argument("--leak-free", type=Path, default=REPORTS / "leak_free_test.txt")
@@ -75,8 +77,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def source_items(args) -> dict[str, list[Item]]:
     """The items of every source; refuses to test on anything the model was trained on."""
-    from ml.audit import load_groups
-    from ml.dataset import list_samples
+    from ml.data.duplicates import load_groups
+    from ml.data.samples import list_samples
 
     group_of = load_groups(args.audit_json) if args.audit_json.exists() else {}
     test = [(s.relpath, s.label) for s in list_samples(args.data) if s.split == "Testing"]
@@ -89,7 +91,7 @@ def source_items(args) -> dict[str, list[Item]]:
         **_ixi(ixi_items(external), args.ixi_people),
         "brats": brats_items(external),
     }
-    refuse_trained_on(items, args.model.with_name("splits.json"))
+    refuse_trained_on(items, args.model.with_name(SPLITS_FILE))
     return items
 
 
@@ -182,7 +184,7 @@ def _mean(flags) -> float:
 
 
 def evaluate(args) -> dict:
-    from ml.inference import Engine
+    from ml.serving.engine import Engine
 
     engine = Engine.load(args.model, threads=args.threads)
     items = source_items(args)
@@ -244,33 +246,60 @@ def markdown(r: dict, command: str) -> str:
         "",
         "## Gate and analysed slices",
         "",
-        "| source | slices | people | passes gate | accuracy (analysed) | tumour found, risk ≥ medium | "
-        "called no tumour (normals) | ECE |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for _name, s in r["sources"].items():
-        m = s["analysed_metrics"]
-        lines.append(
-            f"| {s['description']} | {s['slices']} | {s['people']} | {_cell(s['gate_pass'])} | "
-            f"{_cell(m['accuracy'])} | {_cell(m['tumour_sensitivity_medium'])} | "
-            f"{_cell(m['specificity_medium'])} | {_cell(m['ece'])} |"
-        )
-    lines += [
+        table(
+            [
+                "source",
+                "slices",
+                "people",
+                "passes gate",
+                "accuracy (analysed)",
+                "tumour found, risk ≥ medium",
+                "called no tumour (normals)",
+                "ECE",
+            ],
+            [
+                [
+                    s["description"],
+                    s["slices"],
+                    s["people"],
+                    _cell(s["gate_pass"]),
+                    _cell(s["analysed_metrics"]["accuracy"]),
+                    _cell(s["analysed_metrics"]["tumour_sensitivity_medium"]),
+                    _cell(s["analysed_metrics"]["specificity_medium"]),
+                    _cell(s["analysed_metrics"]["ece"]),
+                ]
+                for s in r["sources"].values()
+            ],
+            "lrrrrrrr",
+        ),
         "",
         "## The model alone (every slice, as if the gate had passed it)",
         "",
-        "| source | accuracy | tumour found, risk ≥ medium | tumour found, risk high | "
-        "no tumour, risk low | called glioma | ECE |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        table(
+            [
+                "source",
+                "accuracy",
+                "tumour found, risk ≥ medium",
+                "tumour found, risk high",
+                "no tumour, risk low",
+                "called glioma",
+                "ECE",
+            ],
+            [
+                [
+                    s["description"],
+                    _cell(s["model_alone"]["accuracy"]),
+                    _cell(s["model_alone"]["tumour_sensitivity_medium"]),
+                    _cell(s["model_alone"]["tumour_sensitivity_high"]),
+                    _cell(s["model_alone"]["specificity_medium"]),
+                    f"{100 * s['called_glioma']:.1f} %",
+                    _cell(s["model_alone"]["ece"]),
+                ]
+                for s in r["sources"].values()
+            ],
+            "lrrrrrr",
+        ),
     ]
-    for _name, s in r["sources"].items():
-        m = s["model_alone"]
-        lines.append(
-            f"| {s['description']} | {_cell(m['accuracy'])} | "
-            f"{_cell(m['tumour_sensitivity_medium'])} | {_cell(m['tumour_sensitivity_high'])} | "
-            f"{_cell(m['specificity_medium'])} | {100 * s['called_glioma']:.1f} % | "
-            f"{_cell(m['ece'])} |"
-        )
     g = r["gradcam_brats"]
     lines += [
         "",
@@ -288,31 +317,31 @@ def markdown(r: dict, command: str) -> str:
     names = list(r["robustness"])
     if not names:
         return "\n".join(lines + ["Not measured in this run."]) + "\n"
-    lines.append(
-        "| change | " + " | ".join(f"{n} (n={r['robustness'][n]['n']})" for n in names) + " |"
-    )
-    lines.append("|---|" + "---:|" * len(names))
-    for change in r["robustness"][names[0]]["rows"]:
-        cells = []
-        for n in names:
-            row = r["robustness"][n]["rows"][change]
-            cells.append(f"{100 * row['agreement']:.1f} % / {100 * row['gate_pass']:.1f} %")
-        lines.append(f"| {change} | " + " | ".join(cells) + " |")
+    header = ["change", *(f"{n} (n={r['robustness'][n]['n']})" for n in names)]
+    rows = [
+        [change, *(_agreement_cell(r["robustness"][n]["rows"][change]) for n in names)]
+        for change in r["robustness"][names[0]]["rows"]
+    ]
+    lines.append(table(header, rows, "l" + "r" * len(names)))
     return "\n".join(lines) + "\n"
+
+
+def _agreement_cell(row: dict) -> str:
+    return f"{100 * row['agreement']:.1f} % / {100 * row['gate_pass']:.1f} %"
 
 
 def update_card(model: Path, result: dict) -> None:
     """Per-source metrics, robustness and Grad-CAM scores into the card (the .keras file is
     untouched, so the card's SHA-256 stays valid); then the Markdown card again."""
-    from ml.evaluate import write_model_card_md
+    from ml.cli.evaluate import write_model_card_md
 
-    card_path = model.with_name("model_card.json")
-    card = json.loads(card_path.read_text(encoding="utf-8"))
+    card_path = model.with_name(CARD_FILE)
+    card = read_card(card_path)
     card.setdefault("metrics", {})["sources"] = result["sources"]
     card["robustness"] = result["robustness"]
     card["gradcam_brats"] = result["gradcam_brats"]
-    card_path.write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
-    write_model_card_md(card_path, REPORTS / "comparison.json", REPO / "ml" / "MODEL_CARD.md")
+    write_card(card_path, card)
+    write_model_card_md(card_path, REPORTS / "comparison.json", MODEL_CARD_MD)
 
 
 def main(argv: list[str] | None = None) -> dict:

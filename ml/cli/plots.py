@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ml.metrics import roc_curve  # noqa: E402
+from ml.metrics.classification import roc_curve  # noqa: E402
 
 
 def confusion_png(cm: np.ndarray, class_names: list[str], title: str, path: Path) -> None:

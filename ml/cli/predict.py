@@ -15,8 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_MODEL = REPO / "ml" / "artifacts" / "brainscan.keras"
+from ml.artifacts import DEFAULT_MODEL
 
 
 def analysis_record(file: str, analysis) -> dict:
@@ -43,7 +42,7 @@ def _round(value: float | None) -> float | None:
 
 def predict_files(engine, files: list[str], heatmap_dir: Path | None) -> int:
     """Print one line per file; return how many failed."""
-    from ml.inference import UnreadableScan
+    from ml.serving.engine import UnreadableScan
 
     failures = 0
     for file in files:
@@ -83,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="TensorFlow threads")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep stdout/stderr for results
-    from ml.inference import Engine, ModelUnavailable
+    from ml.serving.engine import Engine
+    from ml.serving.runtime import ModelUnavailable
 
     try:
         engine = Engine.load(args.model, threads=args.threads)

@@ -1,9 +1,9 @@
 """Record a leave-one-source-out run in the shipped model's card:
 
-    python -m ml.transfer --left-out ixi --report var/transfer/ixi/sources.json
+    python -m ml.cli.transfer --left-out ixi --report var/transfer/ixi/sources.json
 
-`make evaluate-transfer` trains the shipped recipe without one source (`ml.train
---exclude-source`), fits that model's gate, evaluates it with `ml.evaluate_sources` on every
+`make evaluate-transfer` trains the shipped recipe without one source (`ml.cli.train
+--exclude-source`), fits that model's gate, evaluates it with `ml.cli.evaluate_sources` on every
 person of the left-out source, then runs this. The shipped card's `transfer_estimate` then
 says what the recipe did at a site it never saw, and MODEL_CARD.md opens with it: the
 honest estimate for a new hospital, which the shipped model's own rows (people of sites it
@@ -17,8 +17,10 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-CARD = REPO / "ml" / "artifacts" / "model_card.json"
+from ml.artifacts import ARTIFACTS_DIR, CARD_FILE, MODEL_CARD_MD, REPORTS_DIR
+from ml.card import read_card, write_card
+
+CARD = ARTIFACTS_DIR / CARD_FILE
 LEFT_OUT_ROW = {"ixi": "ixi_all"}
 LEFT_OUT_NAME = {"ixi": "IXI healthy adults (Hammersmith Hospital, 1.5 T/3 T T1)"}
 
@@ -29,8 +31,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--report", type=Path, required=True, help="sources.json of the run")
     p.add_argument("--card", type=Path, default=CARD, help="the shipped model's card")
     p.add_argument("--command", default="make evaluate-transfer")
-    p.add_argument("--reports", type=Path, default=REPO / "ml" / "reports")
-    p.add_argument("--card-md", type=Path, default=REPO / "ml" / "MODEL_CARD.md")
+    p.add_argument("--reports", type=Path, default=REPORTS_DIR)
+    p.add_argument("--card-md", type=Path, default=MODEL_CARD_MD)
     return p.parse_args(argv)
 
 
@@ -89,16 +91,16 @@ def _pct(entry: dict) -> str:
 
 def record(args: argparse.Namespace) -> dict:
     """Write the estimate into the shipped card and re-render ml/MODEL_CARD.md."""
-    from ml.evaluate import write_model_card_md
+    from ml.cli.evaluate import write_model_card_md
 
     report = json.loads(args.report.read_text(encoding="utf-8"))
-    run_card_path = args.report.with_name("model_card.json")
-    run_card = json.loads(run_card_path.read_text()) if run_card_path.exists() else {}
+    run_card_path = args.report.with_name(CARD_FILE)
+    run_card = read_card(run_card_path) if run_card_path.exists() else {}
     if LEFT_OUT_ROW[args.left_out] not in report["sources"]:
         raise SystemExit(f"{args.report} has no {LEFT_OUT_ROW[args.left_out]} row")
-    card = json.loads(args.card.read_text(encoding="utf-8"))
+    card = read_card(args.card)
     card["transfer_estimate"] = estimate(args.left_out, report, run_card, args.command)
-    args.card.write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
+    write_card(args.card, card)
     table = args.report.with_name("SOURCES.md")
     if table.exists():
         target = args.reports / f"TRANSFER-{args.left_out}.md"

@@ -1,4 +1,4 @@
-"""Data audit: python -m ml.audit DATA_DIR [--out ml/reports].
+"""Duplicates in the data set (the data audit behind `python -m ml.audit`, ml/cli/audit.py).
 
 Decodes every image, lists odd ones, finds exact and near duplicates, groups them
 transitively, and writes the leak-free test subset that evaluation reads. The near-
@@ -7,7 +7,6 @@ duplicate threshold was chosen by looking at pairs (ml/reports/near_dup_pairs.pn
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import io
 import json
@@ -18,10 +17,10 @@ import numpy as np
 from PIL import Image
 
 from ml import CLASS_NAMES
-from ml.dataset import Sample, list_samples, parallel_map
-from ml.hashing import UnionFind, dhash, hamming_matrix, phash
-from ml.imageio import UnreadableImage, decode_image
-from ml.preprocess import crop_brain
+from ml.data.hashing import UnionFind, dhash, hamming_matrix, phash
+from ml.data.samples import Sample, list_samples, parallel_map
+from ml.image.decode import UnreadableImage, decode_image
+from ml.image.preprocess import crop_brain
 
 # Two images are near-duplicates when the 64-bit pHash AND the 64-bit dHash of their brain
 # crops are both within these Hamming distances. Chosen by looking at pairs around the
@@ -29,7 +28,6 @@ from ml.preprocess import crop_brain
 # (AUDIT.md): either hash alone at 8 also matches unrelated slices of similar anatomy.
 PHASH_THRESHOLD = 10
 DHASH_THRESHOLD = 10
-REPORT_DIR = Path(__file__).resolve().parent / "reports"
 
 
 def inspect_file(path: str) -> dict:
@@ -309,36 +307,3 @@ def load_groups(audit_json: Path) -> dict[str, int]:
     """relpath -> group number for every image in a multi-member group."""
     data = json.loads(Path(audit_json).read_text(encoding="utf-8"))
     return {path: g for g, members in enumerate(data["groups"]) for path in members}
-
-
-def write_reports(records: list[dict], summary: dict, data_dir: Path, out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    leak_free = summary.pop("_leak_free_paths")
-    groups = summary.pop("_groups")
-    (out / "leak_free_test.txt").write_text("\n".join(leak_free) + "\n", encoding="utf-8")
-    payload = {**summary, "groups": groups}
-    (out / "audit.json").write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
-    contact_sheet(records, data_dir, out / "near_dup_pairs.png")
-    (out / "AUDIT.md").write_text(audit_markdown(summary), encoding="utf-8")
-
-
-def audit_markdown(s: dict) -> str:
-    from ml.report import audit_markdown as render
-
-    return render(s)
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("data_dir", type=Path)
-    parser.add_argument("--out", type=Path, default=REPORT_DIR)
-    args = parser.parse_args(argv)
-    records, summary = run_audit(args.data_dir)
-    write_reports(records, summary, args.data_dir, args.out)
-    lf = summary["leak_free_test"]
-    print(f"audited {summary['images']} images; leak-free test subset {lf['count']}/{lf['of']}")
-    print(f"reports in {args.out}")
-
-
-if __name__ == "__main__":
-    main()

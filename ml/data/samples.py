@@ -16,14 +16,15 @@ from pathlib import Path
 import numpy as np
 
 from ml import CLASS_NAMES
-from ml.imageio import decode_image
-from ml.preprocess import METHOD_V1, finish_uint8, head_crop
+from ml.artifacts import CACHE_DIR
+from ml.image.decode import decode_image
+from ml.image.preprocess import METHOD_V1, finish_uint8, head_crop
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 SPLITS = ("Training", "Testing")
 # Bump when preprocess.py changes behaviour, so stale caches are not reused.
 PREPROCESS_VERSION = "crop-otsu-half-v2"
-DEFAULT_CACHE_DIR = Path(__file__).resolve().parent.parent / "var" / "cache"
+DEFAULT_CACHE_DIR = CACHE_DIR
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ gate runs three kinds of checks, cheapest first, and rejects on the first failur
 
 1. plain image checks (too small, far from square, in colour, blank, bright background),
    with limits well outside what the 7,023 images of the brain-tumor-mri data set show;
-2. image statistics (ml/imagestats.py: head shape, background, histogram, edges):
+2. image statistics (ml/gate/statistics.py: head shape, background, histogram, edges):
    distance to the nearest training slice, after scaling each statistic by its spread.
    It does not depend on the model, and it runs before the model does;
 3. model features: Mahalanobis distance of the pooled "last_conv" features to the nearest
@@ -15,7 +15,7 @@ gate runs three kinds of checks, cheapest first, and rejects on the first failur
 The limits of 2 and 3 are a high quantile of the distances of held-out validation slices
 (never the training slices: those sit closer to themselves than new scans do). They are
 stored with the reference data in gate.npz next to the model, which `python -m ml.gate fit`
-writes; `python -m ml.gate evaluate` measures the whole gate (both in ml/gate_eval.py).
+writes (ml/gate/fitting.py); `python -m ml.gate evaluate` measures the whole gate (ml/cli/gate.py).
 
 Every check scores `value / limit`, so the gate score is the worst check's score:
 <= 1 accepted, > 1 rejected.
@@ -31,8 +31,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from ml.imagestats import image_statistics
-from ml.png import SIGNATURE as PNG_SIGNATURE
+from ml.gate.statistics import image_statistics
+from ml.image.png import SIGNATURE as PNG_SIGNATURE
 
 REASON_PREFIX = "This does not look like a brain MRI slice: "
 
@@ -279,9 +279,3 @@ class Gate:
 def worse(first: Verdict, second: Verdict) -> Verdict:
     """The verdict with the higher score: a rejection always wins over an acceptance."""
     return second if second.score > first.score else first
-
-
-if __name__ == "__main__":
-    from ml.gate_eval import main
-
-    main()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ml.preprocess import brain_mask, crop_brain
+from ml.image.preprocess import brain_mask, crop_brain
 
 WORK_SIDE = 256  # statistics are scale-free; computing them small keeps them ~1 ms
 CROP_SIDE = 64

@@ -6,7 +6,7 @@ JPEG). `randomize` draws such differences for every training image, for EVERY cl
 none of them can stand for a class; `DISPLAY_CHANGES` are the fixed versions a clinician's
 export produces, used by `python -m ml.evaluate` to measure how stable the answer is.
 
-Everything works on a resized head crop and its mask (ml.preprocess.head_crop), before the
+Everything works on a resized head crop and its mask (ml.image.preprocess.head_crop), before the
 intensity standardisation, with numpy and OpenCV only (no TensorFlow: it runs in the
 training input pipeline's thread and in tests).
 """
@@ -190,7 +190,7 @@ DISPLAY_CHANGES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 
 def skull_strip_slice(gray: np.ndarray, depth: float) -> np.ndarray:
     """Whole-slice version of `skull_strip`: black out all but the eroded head mask."""
-    from ml.preprocess import brain_mask
+    from ml.image.preprocess import brain_mask
 
     mask = brain_mask(gray)
     ys, xs = np.nonzero(mask)

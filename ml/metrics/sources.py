@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ml.calibration import expected_calibration_error
+from ml.metrics.calibration import expected_calibration_error
 
 
 def cluster_bootstrap_ci(

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from ml.metrics import sensitivity_specificity
+from ml.metrics.classification import sensitivity_specificity
 
 TARGET_SENSITIVITY = 0.995
 TARGET_SPECIFICITY = 0.99

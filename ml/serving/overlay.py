@@ -1,6 +1,6 @@
 """A Grad-CAM heatmap on the whole slice: placing it, checking it, rendering it as PNG.
 
-No TensorFlow here, so the web process can import this (and ml.inference) cheaply.
+No TensorFlow here, so the web process can import this (and ml.serving.engine) cheaply.
 """
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ml.png import encode_png
-from ml.preprocess import BBox
+from ml.image.png import encode_png
+from ml.image.preprocess import BBox
 
 EPSILON = 1e-7
 COLORMAP = cv2.COLORMAP_JET

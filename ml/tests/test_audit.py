@@ -3,8 +3,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ml.audit import run_audit
-from ml.hashing import UnionFind, dhash, hamming_matrix, phash
+from ml.data.duplicates import run_audit
+from ml.data.hashing import UnionFind, dhash, hamming_matrix, phash
 
 
 def _brain(seed: int, size: int = 128) -> np.ndarray:

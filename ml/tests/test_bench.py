@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import cv2
 
-from ml.bench import markdown, pick_slices, worker
+from ml.cli.bench import markdown, pick_slices, worker
 from ml.testing import mri_like, write_tiny_artifacts
 
 
@@ -42,7 +42,7 @@ def test_slices_are_spread_over_the_sorted_test_files(tmp_path):
 
 
 def test_agreement_compares_only_slices_both_precisions_accepted():
-    from ml.bench import _agreement
+    from ml.cli.bench import _agreement
 
     runs = [
         {"precision": "float32", "probabilities": [[0.9, 0.1], [], [0.4, 0.6]]},
@@ -57,7 +57,7 @@ def test_agreement_compares_only_slices_both_precisions_accepted():
 
 
 def test_percentiles_scale_round_and_handle_no_values():
-    from ml.bench import percentiles
+    from ml.cli.bench import percentiles
 
     assert percentiles([0.001, 0.002, 0.003, 0.004], (50, 100), scale=1000, digits=1) == {
         "p50": 2.5,

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ml.calibration import (
+from ml.metrics.calibration import (
     brier_score,
     calibration_summary,
     expected_calibration_error,

@@ -8,9 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from ml.evaluate_sources import SOURCE_NAMES, gradcam_scores, markdown
-from ml.source_metrics import source_metrics
-from ml.sources import BRATS_DIR, Item
+from ml.cli.evaluate_sources import SOURCE_NAMES, gradcam_scores, markdown
+from ml.data.sources import BRATS_DIR, Item
+from ml.metrics.sources import source_metrics
 
 
 def test_gradcam_scores_count_mass_and_the_hottest_pixel_inside_the_mask(tmp_path):

@@ -5,7 +5,8 @@ import io
 import numpy as np
 import pytest
 
-from ml.gate import (
+from ml.data.nonmri import encode, generated
+from ml.gate.checks import (
     FeatureCheck,
     Gate,
     GateStats,
@@ -15,8 +16,7 @@ from ml.gate import (
     is_gray_png,
     plain_checks,
 )
-from ml.inference import Engine
-from ml.nonmri import encode, generated
+from ml.serving.engine import Engine
 from ml.testing import mri_like, mri_like_png, write_tiny_artifacts
 
 
@@ -84,7 +84,7 @@ def test_colour_preview_keeps_the_colour_of_encoded_images():
 def test_gray_pngs_are_known_gray_from_their_header():
     from PIL import Image
 
-    from ml.png import encode_png
+    from ml.image.png import encode_png
 
     gray = mri_like(64)
     with_alpha = io.BytesIO()
@@ -181,7 +181,7 @@ def test_engine_rejects_generated_non_mri_images(engine, sample):
 
 
 def test_image_statistics_tell_a_head_on_black_from_noise():
-    from ml.imagestats import NAMES, image_statistics
+    from ml.gate.statistics import NAMES, image_statistics
 
     head = dict(zip(NAMES, image_statistics(mri_like(200, seed=1)), strict=True))
     noise = np.random.default_rng(0).integers(0, 256, (200, 200), dtype=np.uint8)

@@ -5,8 +5,8 @@ import keras
 import numpy as np
 import pytest
 
-from ml.gradcam import gradcam_heatmap, normalize, split_at
-from ml.overlay import heatmap_png, mass_inside, overlay_png, to_slice
+from ml.serving.gradcam import gradcam_heatmap, normalize, split_at
+from ml.serving.overlay import heatmap_png, mass_inside, overlay_png, to_slice
 from ml.testing import mri_like, tiny_model
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ml.imageio import UnreadableImage, decode_image
+from ml.image.decode import UnreadableImage, decode_image
 
 
 def _encode(img: Image.Image, fmt: str = "PNG", **kw) -> bytes:

@@ -8,7 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from ml.inference import STAGES, Engine, ModelUnavailable, UnreadableScan
+from ml.serving.engine import STAGES, Engine, UnreadableScan
+from ml.serving.runtime import ModelUnavailable
 from ml.testing import mri_like, mri_like_png, write_tiny_artifacts
 
 
@@ -154,7 +155,7 @@ def test_corrupt_model_file_is_unavailable(artifacts, tmp_path):
 
 def test_importing_the_module_does_not_load_tensorflow():
     # The web process imports ModelUnavailable/UnreadableScan; only workers need TensorFlow.
-    code = "import sys, ml.inference; sys.exit('tensorflow' in sys.modules)"
+    code = "import sys, ml.serving.engine; sys.exit('tensorflow' in sys.modules)"
 
     assert subprocess.run([sys.executable, "-c", code], check=False, timeout=60).returncode == 0
 
@@ -162,7 +163,7 @@ def test_importing_the_module_does_not_load_tensorflow():
 def test_bfloat16_is_a_graph_optimizer_switch_that_defaults_to_off(monkeypatch):
     import tensorflow as tf
 
-    from ml.inference import BFLOAT16_ENV, configure_bfloat16
+    from ml.serving.runtime import BFLOAT16_ENV, configure_bfloat16
 
     monkeypatch.setenv(BFLOAT16_ENV, "1")
     assert configure_bfloat16() is True

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ml.metrics import (
+from ml.metrics.classification import (
     bootstrap_ci,
     confusion_matrix,
     per_class_prf,

@@ -5,7 +5,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from ml.models import LAST_CONV, LOGITS, build_model  # noqa: E402
+from ml.networks import LAST_CONV, LOGITS, build_model  # noqa: E402
 
 
 @pytest.mark.parametrize("arch", ["cnn_small", "cnn", "mobilenetv2"])
@@ -39,7 +39,7 @@ def test_unknown_arch_and_missing_weights_are_clear_errors(tmp_path):
 
 
 def test_batchnorm_recalibration_sets_moving_stats_to_the_data_statistics():
-    from ml.training_loop import recalibrate_batchnorm
+    from ml.training.finish import recalibrate_batchnorm
 
     inputs = keras.Input((4, 4, 1))
     model = keras.Model(inputs, keras.layers.BatchNormalization(name="bn")(inputs))

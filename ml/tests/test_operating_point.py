@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ml.operating_point import MEDIUM_CAP, choose_thresholds, describe
+from ml.metrics.thresholds import MEDIUM_CAP, choose_thresholds, describe
 
 
 def test_medium_threshold_keeps_target_sensitivity_and_high_is_at_least_half():

@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from ml.png import encode_png
+from ml.image.png import encode_png
 
 
 def _decode(data: bytes) -> np.ndarray:

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from ml.predict import main
+from ml.cli.predict import main
 from ml.testing import mri_like_png, write_tiny_artifacts
 
 FIELDS = {

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ml.preprocess import Prepared, brain_mask, crop_brain, prepare
+from ml.image.preprocess import Prepared, brain_mask, crop_brain, prepare
 
 
 def test_crop_finds_the_head_and_reports_bbox_in_input_coordinates(synthetic_head):

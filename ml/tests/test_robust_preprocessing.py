@@ -5,9 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ml import augment
-from ml.preprocess import METHOD_RANK, METHOD_V1, finish_uint8, head_crop, prepare, rank_normalize
-from ml.sources import Item, source_weights, split_people
+from ml.data.sources import Item, source_weights, split_people
+from ml.image import augment
+from ml.image.preprocess import (
+    METHOD_RANK,
+    METHOD_V1,
+    finish_uint8,
+    head_crop,
+    prepare,
+    rank_normalize,
+)
 
 
 def _head(size: int = 96, seed: int = 0) -> np.ndarray:

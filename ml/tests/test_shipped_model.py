@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from ml.inference import Engine
-from ml.nonmri import generated
+from ml.data.nonmri import generated
+from ml.serving.engine import Engine
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL = REPO / "ml" / "artifacts" / "brainscan.keras"

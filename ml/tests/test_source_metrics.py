@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ml.source_metrics import cluster_bootstrap_ci, source_metrics
+from ml.metrics.sources import cluster_bootstrap_ci, source_metrics
 
 TH = {"medium": 0.2, "high": 0.5}
 

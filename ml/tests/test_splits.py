@@ -5,7 +5,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from ml.splits import group_split, groups_for
+from ml.data.splits import group_split, groups_for
 
 
 def _toy(seed: int = 0, n: int = 600):

@@ -9,9 +9,9 @@ import cv2
 import numpy as np
 
 from ml import CLASS_NAMES
-from ml.preprocess import METHOD_RANK, head_crop
-from ml.synthetic import _inner, add_lesion
-from ml.training_loop import augmented_batches
+from ml.image.preprocess import METHOD_RANK, head_crop
+from ml.training.pipeline import augmented_batches
+from ml.training.synthetic import _inner, add_lesion
 
 
 def _head(size: int = 96, seed: int = 0) -> np.ndarray:

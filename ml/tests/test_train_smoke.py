@@ -10,7 +10,7 @@ import pytest
 
 from ml import CLASS_NAMES
 from ml.card import load_card, sha256_file
-from ml.train import main as train_main
+from ml.cli.train import main as train_main
 
 
 def _write_fake_dataset(root, per_class: int = 6) -> None:
@@ -72,7 +72,7 @@ def test_validation_split_keeps_its_images_out_of_training(trained):
 
 
 def test_evaluate_reports_both_test_sets_and_updates_the_card(trained, tmp_path):
-    from ml.evaluate import main as evaluate_main
+    from ml.cli.evaluate import main as evaluate_main
 
     data = trained.parent / "data"
     leak_free = tmp_path / "leak_free.txt"

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ml.evaluate_sources import SOURCE_NAMES, _ixi, refuse_trained_on
-from ml.source_metrics import source_metrics
-from ml.sources import Item
-from ml.transfer import parse_args, record, summary
+from ml.cli.evaluate_sources import SOURCE_NAMES, _ixi, refuse_trained_on
+from ml.cli.transfer import parse_args, record, summary
+from ml.data.sources import Item
+from ml.metrics.sources import source_metrics
 
 REPO = Path(__file__).resolve().parents[2]
 

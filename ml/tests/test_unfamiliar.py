@@ -7,8 +7,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from ml.gate import GateStats
-from ml.inference import Engine
+from ml.gate.checks import GateStats
+from ml.serving.engine import Engine
 from ml.testing import mri_like_png, write_tiny_artifacts
 
 

@@ -18,7 +18,7 @@ head, so it fits any sequence, contrast or export):
 - coarse and fine texture noise and a feathered edge, so no hard outline marks the paste.
 
 Works on the resized head crop and its mask before the intensity standardisation, like
-ml.augment (numpy and OpenCV only).
+ml.image.augment (numpy and OpenCV only).
 """
 
 from __future__ import annotations

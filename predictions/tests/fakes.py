@@ -1,4 +1,4 @@
-"""A stand-in for ml.inference.Engine with the same result shape, for fast Django tests.
+"""A stand-in for ml.serving.engine.Engine with the same result shape, for fast Django tests.
 
 Its numbers are test data, not predictions: the real engine runs in the ml tests and in the
 integration tests with a real worker.

@@ -101,7 +101,7 @@ def test_missing_model_fails_the_prediction_with_a_clear_message(settings, tmp_p
 
 
 def test_image_the_engine_cannot_read_fails_for_good(monkeypatch):
-    from ml.inference import UnreadableScan
+    from ml.serving.engine import UnreadableScan
 
     engine = FakeEngine(error=UnreadableScan("the image data is truncated"))
     monkeypatch.setattr("predictions.tasks._engine", lambda: engine)

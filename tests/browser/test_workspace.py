@@ -27,7 +27,7 @@ from skimage import data as skimage_data
 from skimage.filters import gaussian
 
 from accounts.models import User
-from ml.overlay import heatmap_png, overlay_png
+from ml.serving.overlay import heatmap_png, overlay_png
 from predictions.models import Prediction, Scan
 from predictions.tasks import run_prediction
 from predictions.tests.fakes import REJECTED, FakeAnalysis

@@ -1,7 +1,7 @@
 """One scan from upload to stored result through Redis and a real `celery worker` process.
 
 No mocks: the web side is Django's test client, the queue is the local Redis, the database is
-MySQL/MariaDB, and the worker runs ml.inference on a real Keras model.
+MySQL/MariaDB, and the worker runs ml.serving.engine on a real Keras model.
 """
 
 from __future__ import annotations

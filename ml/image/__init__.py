@@ -1,0 +1,1 @@
+"""One slice as pixels: decode untrusted bytes (the one size-limited open), PNG writing, the shared preprocessing, and the acquisition/display changes used by training, gate fitting and evaluation."""

@@ -1,0 +1,1 @@
+"""Numbers about predictions, in plain numpy: classification metrics, calibration, risk thresholds, per-source metrics."""

@@ -1,0 +1,166 @@
+"""The TensorFlow side of serving: thread pools, the verified load, the compiled model.
+
+`load_verified` refuses a model whose file does not match its card's SHA-256; `ServedModel`
+wraps it in two `tf.function`s (forward pass with the pooled feature map, and Grad-CAM),
+traced once at load. TensorFlow itself is imported only inside these functions, so importing
+this module (and ml.serving.engine) stays cheap for the web process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ml.artifacts import CARD_FILE
+from ml.card import ModelCard, load_card, sha256_file
+
+log = logging.getLogger(__name__)
+
+THREADS_ENV = "BRAINSCAN_TF_THREADS"
+BFLOAT16_ENV = "BRAINSCAN_TF_BFLOAT16"
+
+
+class ModelUnavailable(RuntimeError):
+    """The model, its card or its gate statistics are missing, unreadable or do not match."""
+
+
+def configure_threads(threads: int | None = None) -> int:
+    """Set TensorFlow's thread pools before it starts; returns the intra-op count in use.
+
+    A worker analyses one scan at a time, so one op at a time (inter-op 1) and `threads`
+    threads inside each convolution. Default: env BRAINSCAN_TF_THREADS, else 1, so N
+    worker processes on N cores do not fight over them. OpenCV (decode, crop, overlay)
+    gets the same count instead of its default of one thread per core. TensorFlow fixes
+    its pools when it first runs an op; later calls can only log that they came too late.
+    """
+    import tensorflow as tf
+
+    wanted = threads if threads is not None else int(os.environ.get(THREADS_ENV, "1"))
+    if wanted < 1:
+        raise ValueError(f"thread count must be >= 1, got {wanted}")
+    cv2.setNumThreads(wanted)
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(wanted)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:
+        current = tf.config.threading.get_intra_op_parallelism_threads()
+        if current != wanted:
+            log.warning("TensorFlow already started with %s threads; %s ignored", current, wanted)
+        return current
+    return wanted
+
+
+def configure_bfloat16(enabled: bool | None = None) -> bool:
+    """Let TensorFlow's graph optimizer run the model in bfloat16 where oneDNN can.
+
+    On CPUs with native bfloat16 (AVX512-BF16, AMX) convolutions run about 1.5x faster;
+    elsewhere they are emulated and slower, hence off by default (env BRAINSCAN_TF_BFLOAT16=1
+    turns it on). Probabilities move by about 1e-3; ml/cli/bench.py measures both the speed and
+    the difference against float32 on real test slices. Applies to graphs traced after it.
+    """
+    import tensorflow as tf
+
+    on = enabled if enabled is not None else os.environ.get(BFLOAT16_ENV, "0") == "1"
+    tf.config.optimizer.set_experimental_options({"auto_mixed_precision_onednn_bfloat16": on})
+    return on
+
+
+class ServedModel:
+    """The Keras model behind two compiled functions: the forward pass and Grad-CAM.
+
+    `forward` returns the feature map of `last_conv` along with the logits, so the gate's
+    features and Grad-CAM's activations come from the same single pass. The served model
+    itself is never modified (see ml/serving/gradcam.py).
+    """
+
+    def __init__(self, model, last_conv: str, input_size: int, channels: int) -> None:
+        import tensorflow as tf
+
+        from ml.serving.gradcam import gradcam_from_features, split_at
+
+        self.model = model
+        self.body, self.head = split_at(model, last_conv)
+        image_spec = tf.TensorSpec((1, input_size, input_size, channels), tf.float32)
+        map_spec = tf.TensorSpec((1, *self.body.output.shape[1:]), self.body.output.dtype)
+        self._forward = tf.function(self._forward_graph, input_signature=[image_spec])
+        self._gradcam = tf.function(
+            lambda feature_map, index: gradcam_from_features(self.head, feature_map, index),
+            input_signature=[map_spec, tf.TensorSpec((), tf.int32)],
+        )
+        self.gradcam(self.forward(np.zeros(image_spec.shape, np.float32))[0], 0)  # trace now
+
+    def _forward_graph(self, batch):
+        import tensorflow as tf
+
+        feature_map = self.body(batch, training=False)
+        logits = tf.cast(self.head(feature_map, training=False), tf.float32)
+        pooled = tf.reduce_mean(tf.cast(feature_map, tf.float32), axis=(1, 2))
+        return feature_map, logits, pooled
+
+    def forward(self, batch: np.ndarray):
+        """(1, size, size, channels) float32 -> (feature map tensor, logits, pooled features)."""
+        feature_map, logits, pooled = self._forward(batch)
+        return feature_map, logits.numpy()[0], pooled.numpy()[0]
+
+    def gradcam(self, feature_map, class_index: int) -> np.ndarray:
+        """Grad-CAM at the feature map's resolution, in [0, 1]."""
+        return self._gradcam(feature_map, np.int32(class_index)).numpy()
+
+
+def load_verified(
+    model_path: str | Path,
+    card_path: str | Path | None = None,
+    *,
+    threads: int | None = None,
+    bfloat16: bool | None = None,
+) -> tuple[ServedModel, ModelCard]:
+    """Load the model after checking it against its card (file present, SHA-256 equal).
+
+    Raises:
+        ModelUnavailable: with a message fit for an operator (paths, hashes; no scan data).
+    """
+    model_path = Path(model_path)
+    card = _read_card(Path(card_path) if card_path else model_path.parent / CARD_FILE)
+    if not model_path.is_file():
+        raise ModelUnavailable(f"model file not found: {model_path}")
+    actual = sha256_file(model_path)
+    if actual != card.sha256:
+        raise ModelUnavailable(
+            f"model file {model_path} has SHA-256 {actual[:12]}..., but its model card "
+            f"expects {card.sha256[:12]}...: refusing to serve an unverified model"
+        )
+    configure_threads(threads)
+    configure_bfloat16(bfloat16)
+    return _build_served(model_path, card), card
+
+
+def _read_card(path: Path) -> ModelCard:
+    if not path.is_file():
+        raise ModelUnavailable(f"model card not found: {path}")
+    try:
+        return load_card(path)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ModelUnavailable(f"model card {path} is invalid: {exc}") from exc
+
+
+def _build_served(model_path: Path, card: ModelCard) -> ServedModel:
+    import keras
+
+    try:
+        model = keras.models.load_model(model_path, compile=False)
+    except Exception as exc:  # noqa: BLE001 - Keras raises many types for a bad file
+        raise ModelUnavailable(f"cannot load model {model_path}: {exc}") from exc
+    expected = (None, card.input_size, card.input_size, card.channels)
+    if tuple(model.input_shape) != expected or model.output_shape[-1] != len(card.class_names):
+        raise ModelUnavailable(
+            f"model shapes {model.input_shape} -> {model.output_shape} do not match the card "
+            f"({expected} -> {len(card.class_names)} classes)"
+        )
+    try:
+        return ServedModel(model, card.last_conv_layer, card.input_size, card.channels)
+    except ValueError as exc:
+        raise ModelUnavailable(f"cannot split model at {card.last_conv_layer!r}: {exc}") from exc
