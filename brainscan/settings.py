@@ -163,13 +163,16 @@ MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = SITE_NAME
 # Reviewers see every clinician's scans: with True they must set up TOTP before anything else.
 REQUIRE_MFA_FOR_REVIEWERS = env_bool("REQUIRE_MFA_FOR_REVIEWERS", default=False)
-# Proxies in front of the app that append to X-Forwarded-For (nginx: 1); 0 trusts REMOTE_ADDR.
-# The audit log records the client address this gives.
+# Proxies in front of the app that append to X-Forwarded-For (nginx: 1); 0 trusts REMOTE_ADDR
+# and ignores the header. The one setting for the client's address (brainscan/clientip.py):
+# the audit log, allauth's sign-in/sign-up rate limits and the API throttles all read it.
 NUM_PROXIES = env_int("NUM_PROXIES", 0)
+ALLAUTH_TRUSTED_PROXY_COUNT = NUM_PROXIES  # allauth's own reading, should anything bypass ours
 
 # --- REST API (api/) -----------------------------------------------------------------------
 # Requests per API token, as DRF writes rates: "120/min", "2000/hour", "10/s".
 API_RATE_LIMIT = os.getenv("API_RATE_LIMIT", "120/min")
+REST_FRAMEWORK = {"NUM_PROXIES": NUM_PROXIES}  # DRF's default get_ident; ours reads NUM_PROXIES
 # `POST /api/analyze?wait=N` holds a web worker for up to min(N, this) seconds (N <= 30).
 API_MAX_WAIT_SECONDS = env_int("API_MAX_WAIT_SECONDS", 30)
 
