@@ -16,7 +16,9 @@ from allauth.mfa.totp.internal.auth import (
 from django.test import Client
 from django.urls import reverse
 
-from accounts.tests.factories import PASSWORD
+from accounts.roles import approve_clinician
+from accounts.tests.factories import PASSWORD, make_reviewer_user
+from api.models import ApiToken
 
 pytestmark = pytest.mark.django_db
 SETUP = reverse("mfa_activate_totp")
@@ -102,3 +104,36 @@ def test_clinicians_are_not_asked_for_mfa(clinician_client, settings):
     settings.REQUIRE_MFA_FOR_REVIEWERS = True
 
     assert clinician_client.get(reverse("predictions:dashboard")).status_code == 200
+
+
+@pytest.fixture
+def reviewing_clinician(db):
+    """A reviewer who also uploads scans, so the token page is open to them."""
+    user = make_reviewer_user(email="rex@example.org")
+    approve_clinician(user)
+    return type(user).objects.get(pk=user.pk)
+
+
+def test_a_reviewer_without_mfa_cannot_create_an_api_token_when_required(
+    reviewing_clinician, settings
+):
+    """/api/tokens/new is a session page: the /api/ prefix used to exempt it."""
+    settings.REQUIRE_MFA_FOR_REVIEWERS = True
+    client = Client()
+    client.force_login(reviewing_clinician)
+
+    response = client.post(reverse("api:token-create"), {"name": "script"})
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(SETUP)
+    assert not ApiToken.objects.filter(user=reviewing_clinician).exists()
+
+
+def test_token_authenticated_api_calls_stay_exempt(reviewing_clinician, settings):
+    """The API never reads the session, so a browser session beside the token changes nothing."""
+    settings.REQUIRE_MFA_FOR_REVIEWERS = True
+    _token, key = ApiToken.issue(reviewing_clinician, "script")
+    client = Client(HTTP_AUTHORIZATION=f"Token {key}")
+    client.force_login(reviewing_clinician)
+
+    assert client.get(reverse("api:scans")).status_code == 200
