@@ -20,11 +20,15 @@ class AccountAdapter(DefaultAccountAdapter):
             raise PermissionDenied("Unable to determine client IP address")
         return ip
 
-    def save_user(self, request: HttpRequest, user, form, commit: bool = True):  # type: ignore[no-untyped-def]
-        user = super().save_user(request, user, form, commit=commit)
-        messages.info(
-            request,
-            "Welcome. Your account is waiting for an administrator to approve it as a "
-            "clinician; you can sign in meanwhile, and uploading opens once it is approved.",
-        )
-        return user
+    def confirm_email(self, request: HttpRequest, email_address):  # type: ignore[no-untyped-def]
+        """The welcome note comes once the address is confirmed, not at sign-up: sign-up must
+        answer the same way whether or not the address already has an account (allauth's
+        enumeration prevention), and only a new account would have had the note."""
+        confirmed = super().confirm_email(request, email_address)
+        if not email_address.user.can_analyze:
+            messages.info(
+                request,
+                "Welcome. Your account is waiting for an administrator to approve it as a "
+                "clinician; you can sign in meanwhile, and uploading opens once it is approved.",
+            )
+        return confirmed

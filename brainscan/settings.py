@@ -148,7 +148,12 @@ ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_UNIQUE_EMAIL = True
-ACCOUNT_EMAIL_VERIFICATION = os.getenv("ACCOUNT_EMAIL_VERIFICATION", "optional")
+# Mandatory verification is what lets allauth's enumeration prevention work at sign-up: an
+# address that already has an account gets the same "check your mail" answer (and its owner
+# a mail saying so) instead of "already registered". With "optional" or "none" sign-up tells
+# anyone which addresses have accounts, so production refuses them.
+ACCOUNT_EMAIL_VERIFICATION = os.getenv("ACCOUNT_EMAIL_VERIFICATION", "mandatory")
+ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_SESSION_REMEMBER = None
 # allauth's limits, written out so they are visible and testable: failed logins per IP and
@@ -332,6 +337,11 @@ if PRODUCTION:
                     "ALLOWED_HOSTS" not in os.environ,
                 ),
                 ("DEBUG must be False", DEBUG),
+                (
+                    "ACCOUNT_EMAIL_VERIFICATION must be mandatory (otherwise sign-up reveals "
+                    "which e-mail addresses have accounts)",
+                    ACCOUNT_EMAIL_VERIFICATION != "mandatory",
+                ),
             ]
             if missing
         ]

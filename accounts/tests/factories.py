@@ -4,6 +4,7 @@ import factory
 
 from accounts.models import User
 from accounts.roles import approve_clinician, make_reviewer
+from accounts.verification import mark_email_verified
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -21,6 +22,13 @@ class UserFactory(factory.django.DjangoModelFactory):
     def _save(obj: User, create: bool, extracted: object, **kwargs: object) -> None:
         if create:
             obj.save()
+
+    @factory.post_generation
+    def verified(obj: User, create: bool, extracted: object, **kwargs: object) -> None:
+        """Signed-up people have confirmed their address (verification is mandatory);
+        `UserFactory(verified=False)` for one who has not."""
+        if create and extracted is not False:
+            mark_email_verified(obj)
 
 
 def make_clinician(**kwargs: object) -> User:
