@@ -41,21 +41,48 @@ MONOCHROME = ("MONOCHROME1", "MONOCHROME2")
 PERCENTILE_WINDOW = (0.5, 99.5)
 # Technical tags that cannot identify a patient, with the kind of value each must hold;
 # everything else in the header is dropped. Kinds are enforced: a value of the wrong kind
-# (a name typed into a numeric tag, say) is dropped too, never stored as text.
+# (a name typed into a numeric tag, say) is dropped too, never stored as text. No free text is
+# kept: SeriesDescription "T1 PHI-John-Doe-MRN123456" was stored and shown, so it is now cut
+# down to the words of a known vocabulary ("T1"), the vendor is one of a known list, and the
+# scanner model name (free text with no vocabulary to check it against) is dropped.
 META_KINDS = {
     "Modality": "code",
-    "SeriesDescription": "text",
+    "SeriesDescription": "sequence",
     "SliceThickness": "number",
     "PixelSpacing": "numbers",
     "Rows": "integer",
     "Columns": "integer",
-    "ManufacturerModelName": "text",
+    "Manufacturer": "vendor",
     "MagneticFieldStrength": "number",
     "PhotometricInterpretation": "code",
     "BitsStored": "integer",
 }
-META_TEXT_LIMIT = 64
 CODE_STRING = re.compile(r"[A-Z0-9_ ]{1,16}")
+# Words an MR series description is made of: weighting, sequence, plane, contrast, options.
+SEQUENCE_WORDS = frozenset(
+    """
+    T1 T2 T1W T2W T1WI T2WI T2* PD PDW FLAIR STIR DWI DTI ADC TRACE SWI SWAN GRE SE TSE FSE
+    IR MPRAGE MP2RAGE SPGR FSPGR BRAVO VIBE SPACE CUBE VISTA FFE TFE EPI BOLD PERF DSC DCE ASL
+    MRA TOF PC CISS FIESTA HASTE SSFSE B0 B1000 MAP
+    AX AXIAL TRA TRANS COR CORONAL SAG SAGITTAL OBL 2D 3D
+    PRE POST GD GAD C+ T1C T1CE T1GD CE CONTRAST FS FATSAT DIXON MPR MIP ISO
+    BRAIN HEAD
+    """.split()  # noqa: SIM905 (a word list reads better as words)
+)
+SEQUENCE_TOKEN = re.compile(r"[A-Z0-9+*]+")
+# The vendor's first word, as scanners write it, to the name we show.
+VENDORS = {
+    "SIEMENS": "Siemens",
+    "GE": "GE",
+    "PHILIPS": "Philips",
+    "TOSHIBA": "Toshiba",
+    "CANON": "Canon",
+    "HITACHI": "Hitachi",
+    "FUJIFILM": "Fujifilm",
+    "UIH": "United Imaging",
+    "UNITED": "United Imaging",
+    "ESAOTE": "Esaote",
+}
 MODALITY_NAMES = {
     "CT": "a CT image",
     "CR": "a radiograph (CR)",
@@ -420,14 +447,22 @@ def _code(value: object) -> str | None:
     return text if CODE_STRING.fullmatch(text) else None
 
 
-def _text(value: object) -> str | None:
-    text = str(value).strip()[:META_TEXT_LIMIT]
-    return text or None
+def _sequence(value: object) -> str | None:
+    """The words of a series description that are in SEQUENCE_WORDS, in order; the rest
+    (names, record numbers, anything typed at the console) is dropped unseen."""
+    words = [w for w in SEQUENCE_TOKEN.findall(str(value).upper()) if w in SEQUENCE_WORDS]
+    return " ".join(words[:8]) or None
+
+
+def _vendor(value: object) -> str | None:
+    words = SEQUENCE_TOKEN.findall(str(value).upper())
+    return VENDORS.get(words[0]) if words else None
 
 
 _META_CONVERTERS = {
     "code": _code,
-    "text": _text,
+    "sequence": _sequence,
+    "vendor": _vendor,
     "number": _number,
     "numbers": _numbers,
     "integer": _integer,

@@ -355,3 +355,28 @@ def png_of(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("description", "kept"),
+    [
+        ("T1 PHI-John-Doe-MRN123456", "T1"),  # issue 15: stored and shown as it was
+        ("t2_tse_tra FLAIR", "T2 TSE TRA FLAIR"),
+        ("AX T1 POST GAD", "AX T1 POST GAD"),
+        ("Doe^John", None),
+    ],
+)
+def test_series_descriptions_keep_only_known_words(description, kept):
+    data = build_dicom(gradient(), identifying={**IDENTIFYING, "SeriesDescription": description})
+
+    [upload] = slices(data)
+
+    assert upload.dicom_meta.get("SeriesDescription") == kept
+
+
+def test_free_text_tags_are_not_kept():
+    [upload] = slices(build_dicom(gradient()))
+
+    assert upload.dicom_meta["Manufacturer"] == "Siemens"  # from a list of vendors
+    assert not {"ManufacturerModelName", "ProtocolName", "ImageComments"} & set(upload.dicom_meta)
+    assert "MARKER" not in str(upload.dicom_meta)
