@@ -104,6 +104,10 @@ class ReviewForm(forms.ModelForm):
 
 class ReviewAdmin(admin.ModelAdmin):
     form = ReviewForm
+
+    class Media:
+        css = {"all": ("css/admin-review.css",)}  # no inline styles under the CSP
+
     list_display = (
         "case",
         "created_at",
@@ -210,11 +214,10 @@ class ReviewAdmin(admin.ModelAdmin):
             overlay = reverse("predictions:overlay-image", args=[scan.pk])
             figures.append((overlay, "Grad-CAM overlay (warmer = drove the prediction)"))
         return format_html(
-            '<div style="display:flex;gap:1rem;flex-wrap:wrap">{}</div>',
+            '<div class="review-figures">{}</div>',  # styled in css/admin-review.css (CSP)
             format_html_join(
                 "",
-                '<figure style="margin:0"><img src="{0}" alt="{1}" width="320" '
-                'style="background:#000"><figcaption>{1}</figcaption></figure>',
+                '<figure><img src="{0}" alt="{1}" width="320"><figcaption>{1}</figcaption></figure>',
                 figures,
             ),
         )

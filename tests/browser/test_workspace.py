@@ -203,6 +203,14 @@ def test_clinician_workspace_end_to_end(
     context = browser.new_context(viewport=DESKTOP, accept_downloads=True)
     context.set_default_timeout(15_000)
     page = context.new_page()
+    # The Content-Security-Policy (brainscan/headers.py) must not block anything the pages use.
+    blocked: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            blocked.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
 
     # Sign up: the account exists but may not upload until an administrator approves it.
     page.goto(f"{url}/accounts/signup/")
@@ -323,3 +331,4 @@ def test_clinician_workspace_end_to_end(
     page.goto(f"{url}/scans/")
     expect(page).to_have_url(f"{url}/accounts/login/?next=/scans/")
     context.close()
+    assert blocked == []
