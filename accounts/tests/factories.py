@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import factory
+from allauth.account.models import EmailAddress
 
 from accounts.models import User
 from accounts.roles import approve_clinician, make_reviewer
@@ -26,8 +27,14 @@ class UserFactory(factory.django.DjangoModelFactory):
     @factory.post_generation
     def verified(obj: User, create: bool, extracted: object, **kwargs: object) -> None:
         """Signed-up people have confirmed their address (verification is mandatory);
-        `UserFactory(verified=False)` for one who has not."""
-        if create and extracted is not False:
+        `UserFactory(verified=False)` for one whose confirmation mail never arrived."""
+        if not create:
+            return
+        if extracted is False:
+            EmailAddress.objects.get_or_create(
+                user=obj, email=obj.email, defaults={"verified": False, "primary": True}
+            )
+        else:
             mark_email_verified(obj)
 
 

@@ -174,3 +174,68 @@ def test_createsuperuser_accounts_can_sign_in_under_mandatory_verification():
     client.post(reverse("account_login"), {"login": admin.email, "password": PASSWORD})
 
     assert client.session["_auth_user_id"] == str(admin.pk)
+
+
+def _admin_request(rf):  # type: ignore[no-untyped-def]
+    from django.contrib.messages.storage.fallback import FallbackStorage
+
+    request = rf.post("/")
+    request.user = User.objects.create_superuser("root@example.org", PASSWORD)
+    request.session = {}
+    request._messages = FallbackStorage(request)
+    return request
+
+
+def test_the_approve_action_refuses_unverified_addresses_with_a_message(rf):
+    verified = UserFactory(email="checked@example.org")
+    unverified = UserFactory(email="unchecked@example.org", verified=False)
+    request = _admin_request(rf)
+
+    UserAdmin(User, site).approve_as_clinicians(
+        request, User.objects.filter(pk__in=[verified.pk, unverified.pk])
+    )
+
+    assert User.objects.get(pk=verified.pk).can_analyze
+    assert not User.objects.get(pk=unverified.pk).can_analyze
+    texts = [str(m) for m in request._messages]
+    assert "1 account(s) approved as clinicians." in texts
+    assert any("not verified: unchecked@example.org" in text for text in texts)
+
+
+def test_the_user_admin_shows_whether_the_address_is_verified(rf):
+    request = _admin_request(rf)
+    model_admin = UserAdmin(User, site)
+
+    assert "email_verified" in model_admin.get_list_display(request)
+    assert model_admin.email_verified(UserFactory(email="v@example.org")) is True
+    assert model_admin.email_verified(UserFactory(email="u@example.org", verified=False)) is False
+
+
+def test_adding_the_clinicians_group_by_hand_needs_a_verified_address(admin_client_for_groups):
+    client, user, group = admin_client_for_groups
+
+    client.post(
+        reverse("admin:accounts_user_change", args=[user.pk]),
+        {
+            "email": user.email,
+            "is_active": "on",
+            "groups": [group.pk],
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "00:00:00",
+        },
+    )
+
+    assert not User.objects.get(pk=user.pk).can_analyze
+
+
+@pytest.fixture
+def admin_client_for_groups():  # type: ignore[no-untyped-def]
+    from django.contrib.auth.models import Group
+
+    from accounts.roles import CLINICIANS, ensure_roles
+
+    ensure_roles()
+    client = Client()
+    client.force_login(User.objects.create_superuser("root@example.org", PASSWORD))
+    user = UserFactory(email="by-hand@example.org", verified=False)
+    return client, user, Group.objects.get(name=CLINICIANS)

@@ -13,11 +13,12 @@ from allauth.mfa.totp.internal.auth import (
     generate_totp_secret,
     hotp_value,
 )
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
-from accounts.roles import approve_clinician
-from accounts.tests.factories import PASSWORD, make_reviewer_user
+from accounts.roles import approve_clinician, make_reviewer
+from accounts.tests.factories import PASSWORD, UserFactory, make_reviewer_user
 from api.models import ApiToken
 
 pytestmark = pytest.mark.django_db
@@ -137,3 +138,25 @@ def test_token_authenticated_api_calls_stay_exempt(reviewing_clinician, settings
     client.force_login(reviewing_clinician)
 
     assert client.get(reverse("api:scans")).status_code == 200
+
+
+def test_a_reviewer_without_working_mail_is_not_stuck_at_mfa_setup(settings):
+    """allauth lets only verified addresses turn on TOTP; an operator's verifyemail unblocks
+    a reviewer whose confirmation mail cannot arrive."""
+    settings.REQUIRE_MFA_FOR_REVIEWERS = True
+    settings.MFA_TOTP_TOLERANCE = 1
+    user = UserFactory(email="no-mail@example.org", verified=False)
+    make_reviewer(user)
+
+    def try_to_activate() -> bool:
+        client = signed_in(user)
+        client.get(SETUP)
+        secret = client.session.get(SECRET_SESSION_KEY)
+        if secret is None:  # allauth did not even offer the set-up
+            return False
+        client.post(SETUP, {"code": current_code(secret)})
+        return Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
+
+    assert not try_to_activate()
+    call_command("verifyemail", user.email)
+    assert try_to_activate()
