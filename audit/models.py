@@ -39,6 +39,8 @@ class AuditEvent(models.Model):
         ACCOUNT_APPROVED = "account_approved", "Account approved as clinician"
         SCAN_UPLOADED = "scan_uploaded", "Scan uploaded"
         RESULT_VIEWED = "result_viewed", "Result viewed"
+        LIST_VIEWED = "list_viewed", "Scan list or search viewed (admin)"
+        ACCESS_REFUSED = "access_refused", "Access refused (not yours, or not allowed)"
         IMAGE_DOWNLOADED = "image_downloaded", "Image or heatmap downloaded"
         CSV_EXPORTED = "csv_exported", "CSV exported"
         REVIEW_RECORDED = "review_recorded", "Review verdict recorded"
