@@ -19,7 +19,10 @@ VAR_DIR = Path(os.getenv("VAR_DIR", BASE_DIR / "var"))
 PRODUCTION = env_bool("BRAINSCAN_PRODUCTION", default=False)
 DEV_SECRET_KEY = "dev-only-insecure-key-never-use-in-production"  # noqa: S105
 SECRET_KEY = env_secret("SECRET_KEY", default=DEV_SECRET_KEY)
-DEBUG = env_bool("DEBUG", default=not PRODUCTION)
+# Off unless asked for, in the embedded default too: Django's debug pages list every URL
+# pattern, settings and tracebacks to whoever asks, and `make run` may be reached from another
+# machine (runserver bound to 0.0.0.0). DEBUG=True is for a developer at their own machine.
+DEBUG = env_bool("DEBUG", default=False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 SITE_NAME = os.getenv("SITE_NAME", "brainscan")
@@ -258,6 +261,10 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+# Without DEBUG, runserver serves no static files: whitenoise serves them from the apps'
+# folders in the embedded default (from STATIC_ROOT, collected, in production).
+WHITENOISE_USE_FINDERS = not PRODUCTION
+WHITENOISE_AUTOREFRESH = not PRODUCTION
 MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 25 * 1024 * 1024)
 MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 40_000_000)
 # Pixels one request may decode, every file and DICOM frame together, checked on what each
