@@ -11,9 +11,12 @@ COPY requirements.txt .
 RUN pip install -r requirements.txt
 COPY . .
 
+# Every path docker-compose.yml mounts a volume at exists here, owned by brainscan: Docker
+# copies that ownership into a new named volume (a missing path would be created root-owned,
+# and uploads to /data/private would fail). brainscan/tests/test_docker.py checks this.
 RUN useradd --create-home --uid 10001 brainscan \
- && mkdir -p /app/var/private /app/staticfiles \
- && chown -R brainscan:brainscan /app/var /app/staticfiles
+ && mkdir -p /app/var/private /app/staticfiles /data/private \
+ && chown -R brainscan:brainscan /app/var /app/staticfiles /data/private
 USER brainscan
 # collectstatic needs settings but no services: give it a throwaway key for this build step only.
 RUN SECRET_KEY=collectstatic-only DB=sqlite python manage.py collectstatic --noinput -v0

@@ -7,11 +7,24 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.db.backends.signals import connection_created
 from django.test import Client
 
 from accounts.models import User
 from accounts.tests.factories import UserFactory, make_clinician, make_reviewer_user
 from predictions.tests.fakes import FakeEngine
+
+
+def _allow_audit_flush(sender: object, connection: object, **_: object) -> None:
+    """On MySQL/MariaDB, triggers refuse DELETE on the audit table (audit migration 0004)
+    unless the session says it is maintenance; the test database's flush between tests is.
+    audit/tests/test_triggers.py unsets it to see the triggers refuse."""
+    if getattr(connection, "vendor", "") == "mysql":
+        with connection.cursor() as cursor:  # type: ignore[attr-defined]
+            cursor.execute("SET @brainscan_audit_maintenance = 1")
+
+
+connection_created.connect(_allow_audit_flush, dispatch_uid="tests.allow_audit_flush")
 
 
 @pytest.fixture(autouse=True)

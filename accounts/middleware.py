@@ -15,7 +15,7 @@ from allauth.mfa.utils import is_mfa_enabled
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
 
 MESSAGE = "Reviewers must use two-factor authentication: set up an authenticator app to continue."
 
@@ -36,16 +36,31 @@ def _needs_mfa_first(request: HttpRequest) -> bool:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated or not user.is_reviewer:
         return False
-    if request.path.startswith(_exempt_prefixes()):
+    if request.path.startswith(_exempt_prefixes()) or _is_token_api_call(request):
         return False
     return not is_mfa_enabled(user)
 
 
 def _exempt_prefixes() -> tuple[str, ...]:
-    """Sign-in, sign-out and MFA pages (allauth), the account page, static files, the API."""
+    """Sign-in, sign-out and MFA pages (allauth), the account page, static files."""
     return (
         reverse("account_login").rsplit("login/", 1)[0],
         reverse("accounts:home"),
         "/" + settings.STATIC_URL.lstrip("/"),
-        reverse("api:schema").rsplit("schema", 1)[0],
     )
+
+
+def _is_token_api_call(request: HttpRequest) -> bool:
+    """A view that authenticates by API token alone and never reads the session.
+
+    The rule is about what a session may reach, so such views need no exemption from it to
+    be safe, only to keep working for a reviewer whose browser also holds a session. The whole
+    /api/ prefix used to be exempt, which let a reviewer without MFA create a token on the
+    session page /api/tokens/new; views mark themselves with `token_authenticated_only`.
+    """
+    try:
+        match = resolve(request.path_info)
+    except Resolver404:
+        return False
+    view_class = getattr(match.func, "view_class", None) or getattr(match.func, "cls", None)
+    return bool(getattr(view_class, "token_authenticated_only", False))

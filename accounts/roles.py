@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.signals import clinician_approved
+from accounts.verification import has_verified_email
 
 CLINICIANS = "clinicians"
 REVIEWERS = "reviewers"
@@ -40,9 +41,21 @@ def ensure_roles(**_: Any) -> None:
                 group.permissions.add(permission)
 
 
+class NotVerified(ValueError):
+    """Approval needs a verified e-mail address."""
+
+    MESSAGE = "This account's e-mail address is not verified yet, so it cannot be approved."
+
+
 @transaction.atomic
 def approve_clinician(user: User) -> bool:
-    """Let `user` analyse scans. Returns False if they already could."""
+    """Let `user` analyse scans. Returns False if they already could.
+
+    Raises NotVerified for an unverified address: an approval says this person, reachable at
+    this address, may upload, and sign-up alone proves nothing about the address.
+    """
+    if not has_verified_email(user):
+        raise NotVerified(NotVerified.MESSAGE)
     ensure_roles()
     group = Group.objects.get(name=CLINICIANS)
     if user.groups.filter(pk=group.pk).exists():

@@ -8,9 +8,18 @@ from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from api.models import ApiToken
+from brainscan.clientip import client_ip
 
 
-class TokenRateThrottle(SimpleRateThrottle):
+class ClientAddressMixin:
+    """DRF's own get_ident reads REST_FRAMEWORK["NUM_PROXIES"]; ours reads the one setting
+    every other client-address consumer reads (brainscan.clientip), for any throttle by IP."""
+
+    def get_ident(self, request: Request) -> str:
+        return client_ip(request) or "unknown"
+
+
+class TokenRateThrottle(ClientAddressMixin, SimpleRateThrottle):
     scope = "token"
 
     def get_rate(self) -> str:

@@ -41,6 +41,9 @@ MULTIPART_OVERHEAD = 64 * 1024  # boundaries and the other fields around the ima
 class TokenAPIView(APIView):
     """Token authentication, approved clinicians only, a rate limit per token, JSON errors."""
 
+    # Never reads the session: the reviewer-MFA rule for sessions (accounts.middleware)
+    # lets these through, and only these (not the session page /api/tokens/new).
+    token_authenticated_only = True
     authentication_classes = (TokenAuthentication,)
     permission_classes = (IsApprovedClinician,)
     throttle_classes = (TokenRateThrottle,)

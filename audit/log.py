@@ -8,18 +8,17 @@ no address and only the actor it is given.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from django.conf import settings
 from django.db import models
 from django.http import HttpRequest
 
 from accounts.models import User
 from audit.models import AuditEvent
+from brainscan.clientip import client_ip
 
 _request: ContextVar[HttpRequest | None] = ContextVar("audit_request", default=None)
 
@@ -35,24 +34,6 @@ def bound_request(request: HttpRequest) -> Iterator[None]:
 
 def current_request() -> HttpRequest | None:
     return _request.get()
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    """The client's address: REMOTE_ADDR, or the entry our own proxies added to X-Forwarded-For.
-
-    With NUM_PROXIES = n, the n-th address from the right is the one the outermost trusted
-    proxy saw; anything further left was written by the client and could be forged.
-    """
-    address = request.META.get("REMOTE_ADDR", "")
-    hops = settings.NUM_PROXIES
-    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-    forwarded = [part for part in forwarded if part]
-    if hops > 0 and forwarded:
-        address = forwarded[-min(hops, len(forwarded))]
-    try:
-        return str(ipaddress.ip_address(address))
-    except ValueError:
-        return None
 
 
 def _request_user(request: HttpRequest | None) -> User | None:

@@ -10,8 +10,10 @@ from __future__ import annotations
 from typing import Any, NoReturn
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
+
+from audit.chain import GENESIS, event_hash
 
 
 class AppendOnlyError(RuntimeError):
@@ -39,6 +41,8 @@ class AuditEvent(models.Model):
         ACCOUNT_APPROVED = "account_approved", "Account approved as clinician"
         SCAN_UPLOADED = "scan_uploaded", "Scan uploaded"
         RESULT_VIEWED = "result_viewed", "Result viewed"
+        LIST_VIEWED = "list_viewed", "Scan list or search viewed (admin)"
+        ACCESS_REFUSED = "access_refused", "Access refused (not yours, or not allowed)"
         IMAGE_DOWNLOADED = "image_downloaded", "Image or heatmap downloaded"
         CSV_EXPORTED = "csv_exported", "CSV exported"
         REVIEW_RECORDED = "review_recorded", "Review verdict recorded"
@@ -62,6 +66,9 @@ class AuditEvent(models.Model):
     object_id = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
     ip = models.GenericIPAddressField(null=True, blank=True, editable=False)
     detail = models.JSONField(default=dict, blank=True, editable=False)
+    # The hash chain (audit/chain.py): the previous event's hash, and this one's.
+    prev_hash = models.CharField(max_length=64, blank=True, editable=False)
+    hash = models.CharField(max_length=64, blank=True, editable=False)
 
     objects = AuditEventQuerySet.as_manager()
 
@@ -73,9 +80,31 @@ class AuditEvent(models.Model):
         return f"{self.get_action_display()} by {self.actor_email or 'nobody'} at {self.at:%Y-%m-%d %H:%M:%S}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
+        """Insert only, linked to the chain's head; the head row's lock makes concurrent
+        writers take turns, so two events never claim the same predecessor."""
         if not self._state.adding:
             _refuse()
-        super().save(*args, **kwargs)
+        with transaction.atomic():
+            head = ChainHead.locked()
+            self.prev_hash = head.hash
+            self.hash = event_hash(self)
+            super().save(*args, **kwargs)
+            head.hash = self.hash
+            head.save(update_fields=["hash"])
 
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         _refuse()
+
+
+class ChainHead(models.Model):
+    """One row: the hash of the newest audit event, locked by every writer."""
+
+    hash = models.CharField(max_length=64, default=GENESIS)
+
+    def __str__(self) -> str:
+        return f"audit chain head {self.hash}"
+
+    @classmethod
+    def locked(cls) -> ChainHead:
+        cls.objects.get_or_create(pk=1)
+        return cls.objects.select_for_update().get(pk=1)

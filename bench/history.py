@@ -45,9 +45,11 @@ def configure(folder: Path) -> None:
 def fill(rows: int, batch_size: int = 5000):  # type: ignore[no-untyped-def]
     from accounts.models import User
     from accounts.roles import approve_clinician
+    from accounts.verification import mark_email_verified
     from predictions.models import Prediction, Scan
 
     owner = User.objects.create_user("bench@example.org", "bench-password-123")
+    mark_email_verified(owner)
     approve_clinician(owner)
     other = User.objects.create_user("other@example.org", "bench-password-123")
     start = datetime(2024, 1, 1, tzinfo=UTC)

@@ -44,11 +44,13 @@ PAGES = {
 def clinician_with_password(email: str) -> tuple[object, str]:
     from accounts.models import User
     from accounts.roles import approve_clinician
+    from accounts.verification import mark_email_verified
 
     password = secrets.token_urlsafe(24)
     user = User.objects.filter(email=email).first() or User(email=email)
     user.set_password(password)
     user.save()
+    mark_email_verified(user)
     approve_clinician(user)
     return user, password
 

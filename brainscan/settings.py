@@ -19,7 +19,10 @@ VAR_DIR = Path(os.getenv("VAR_DIR", BASE_DIR / "var"))
 PRODUCTION = env_bool("BRAINSCAN_PRODUCTION", default=False)
 DEV_SECRET_KEY = "dev-only-insecure-key-never-use-in-production"  # noqa: S105
 SECRET_KEY = env_secret("SECRET_KEY", default=DEV_SECRET_KEY)
-DEBUG = env_bool("DEBUG", default=not PRODUCTION)
+# Off unless asked for, in the embedded default too: Django's debug pages list every URL
+# pattern, settings and tracebacks to whoever asks, and `make run` may be reached from another
+# machine (runserver bound to 0.0.0.0). DEBUG=True is for a developer at their own machine.
+DEBUG = env_bool("DEBUG", default=False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 SITE_NAME = os.getenv("SITE_NAME", "brainscan")
@@ -46,12 +49,14 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "brainscan.headers.SecurityHeadersMiddleware",  # CSP and no-store (static files excepted)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "audit.middleware.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "accounts.sessions.SessionTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "accounts.middleware.RequireReviewerMFAMiddleware",
@@ -132,7 +137,12 @@ PASSWORD_HASHERS = [
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    # NIST SP 800-63B: length, and no password from a list of common/breached ones (Django's
+    # list of 20,000), rather than composition rules.
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": env_int("PASSWORD_MIN_LENGTH", 12)},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -148,9 +158,18 @@ ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_UNIQUE_EMAIL = True
-ACCOUNT_EMAIL_VERIFICATION = os.getenv("ACCOUNT_EMAIL_VERIFICATION", "optional")
+# Mandatory verification is what lets allauth's enumeration prevention work at sign-up: an
+# address that already has an account gets the same "check your mail" answer (and its owner
+# a mail saying so) instead of "already registered". With "optional" or "none" sign-up tells
+# anyone which addresses have accounts, so production refuses them.
+ACCOUNT_EMAIL_VERIFICATION = os.getenv("ACCOUNT_EMAIL_VERIFICATION", "mandatory")
+ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_SESSION_REMEMBER = None
+# Sessions end after SESSION_IDLE_TIMEOUT seconds without activity (0: never) and, however
+# active, SESSION_MAX_AGE seconds after sign-in (accounts/sessions.py).
+SESSION_IDLE_TIMEOUT = env_int("SESSION_IDLE_TIMEOUT", 30 * 60)
+SESSION_COOKIE_AGE = env_int("SESSION_MAX_AGE", 12 * 3600)
 # allauth's limits, written out so they are visible and testable: failed logins per IP and
 # per account, password resets and sign-ups.
 ACCOUNT_RATE_LIMITS = {
@@ -163,13 +182,16 @@ MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = SITE_NAME
 # Reviewers see every clinician's scans: with True they must set up TOTP before anything else.
 REQUIRE_MFA_FOR_REVIEWERS = env_bool("REQUIRE_MFA_FOR_REVIEWERS", default=False)
-# Proxies in front of the app that append to X-Forwarded-For (nginx: 1); 0 trusts REMOTE_ADDR.
-# The audit log records the client address this gives.
+# Proxies in front of the app that append to X-Forwarded-For (nginx: 1); 0 trusts REMOTE_ADDR
+# and ignores the header. The one setting for the client's address (brainscan/clientip.py):
+# the audit log, allauth's sign-in/sign-up rate limits and the API throttles all read it.
 NUM_PROXIES = env_int("NUM_PROXIES", 0)
+ALLAUTH_TRUSTED_PROXY_COUNT = NUM_PROXIES  # allauth's own reading, should anything bypass ours
 
 # --- REST API (api/) -----------------------------------------------------------------------
 # Requests per API token, as DRF writes rates: "120/min", "2000/hour", "10/s".
 API_RATE_LIMIT = os.getenv("API_RATE_LIMIT", "120/min")
+REST_FRAMEWORK = {"NUM_PROXIES": NUM_PROXIES}  # DRF's default get_ident; ours reads NUM_PROXIES
 # `POST /api/analyze?wait=N` holds a web worker for up to min(N, this) seconds (N <= 30).
 API_MAX_WAIT_SECONDS = env_int("API_MAX_WAIT_SECONDS", 30)
 
@@ -239,8 +261,16 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+# Without DEBUG, runserver serves no static files: whitenoise serves them from the apps'
+# folders in the embedded default (from STATIC_ROOT, collected, in production).
+WHITENOISE_USE_FINDERS = not PRODUCTION
+WHITENOISE_AUTOREFRESH = not PRODUCTION
 MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 25 * 1024 * 1024)
 MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 40_000_000)
+# Pixels one request may decode, every file and DICOM frame together, checked on what each
+# header declares before any pixel is decoded (a per-image limit alone let 30 PNGs of 39.7 Mpx
+# in 1.1 MB hold a web thread for 11.5 s). Keep it at least MAX_IMAGE_PIXELS.
+MAX_UPLOAD_PIXELS = env_int("MAX_UPLOAD_PIXELS", 64_000_000)
 MAX_FILES_PER_UPLOAD = env_int("MAX_FILES_PER_UPLOAD", 100)
 DATA_UPLOAD_MAX_NUMBER_FILES = MAX_FILES_PER_UPLOAD
 # A multi-frame DICOM file is analysed frame by frame, at most this many frames per file.
@@ -325,6 +355,11 @@ if PRODUCTION:
                     "ALLOWED_HOSTS" not in os.environ,
                 ),
                 ("DEBUG must be False", DEBUG),
+                (
+                    "ACCOUNT_EMAIL_VERIFICATION must be mandatory (otherwise sign-up reveals "
+                    "which e-mail addresses have accounts)",
+                    ACCOUNT_EMAIL_VERIFICATION != "mandatory",
+                ),
             ]
             if missing
         ]

@@ -17,7 +17,13 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from predictions.models import Prediction
-from predictions.reviews import CLASSES, ReviewError, check_verdict, record_review
+from predictions.reviews import (
+    CLASSES,
+    ReviewError,
+    check_reviewer,
+    check_verdict,
+    record_review,
+)
 
 AI_FIELDS = (
     "scan_link",
@@ -70,9 +76,16 @@ class ReviewForm(forms.ModelForm):
             "review_note": "Why, in a sentence. No patient names.",
         }
 
+    reviewer: Any = None  # set by ReviewAdmin.get_form: the person recording the verdict
+
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         verdict, label = data.get("review_verdict", ""), data.get("review_label", "")
+        if verdict and self.reviewer is not None:
+            try:
+                check_reviewer(self.instance, self.reviewer)
+            except ReviewError as exc:
+                raise forms.ValidationError(str(exc)) from None
         if not verdict:
             if self.instance.review_verdict:
                 raise forms.ValidationError(
@@ -91,6 +104,10 @@ class ReviewForm(forms.ModelForm):
 
 class ReviewAdmin(admin.ModelAdmin):
     form = ReviewForm
+
+    class Media:
+        css = {"all": ("css/admin-review.css",)}  # no inline styles under the CSP
+
     list_display = (
         "case",
         "created_at",
@@ -130,6 +147,11 @@ class ReviewAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Prediction]:
         return super().get_queryset(request).select_related("scan__owner", "reviewed_by")
+
+    def get_form(self, request: HttpRequest, obj: Prediction | None = None, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, **kwargs)
+        form.reviewer = request.user  # a form error, not a server error, for one's own scan
+        return form
 
     def save_model(
         self, request: HttpRequest, obj: Prediction, form: forms.ModelForm, change: bool
@@ -192,11 +214,10 @@ class ReviewAdmin(admin.ModelAdmin):
             overlay = reverse("predictions:overlay-image", args=[scan.pk])
             figures.append((overlay, "Grad-CAM overlay (warmer = drove the prediction)"))
         return format_html(
-            '<div style="display:flex;gap:1rem;flex-wrap:wrap">{}</div>',
+            '<div class="review-figures">{}</div>',  # styled in css/admin-review.css (CSP)
             format_html_join(
                 "",
-                '<figure style="margin:0"><img src="{0}" alt="{1}" width="320" '
-                'style="background:#000"><figcaption>{1}</figcaption></figure>',
+                '<figure><img src="{0}" alt="{1}" width="320"><figcaption>{1}</figcaption></figure>',
                 figures,
             ),
         )

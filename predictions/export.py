@@ -9,6 +9,7 @@ one indexed query; memory stays at one page whatever the history's size.
 from __future__ import annotations
 
 import csv
+import unicodedata
 from collections.abc import Iterator
 from datetime import tzinfo
 from typing import Any
@@ -108,7 +109,20 @@ def _csv_row(row: tuple[Any, ...], zone: tzinfo) -> list[str]:
 
 def neutralise(cell: str) -> str:
     """Prefix an apostrophe so a spreadsheet shows the text instead of running a formula."""
-    return "'" + cell if cell and cell[0] in FORMULA_START else cell
+    return "'" + cell if runs_as_formula(cell) else cell
+
+
+def runs_as_formula(cell: str) -> bool:
+    """Whether a spreadsheet could take `cell` for a formula: its first character, or the first
+    one after NFKC normalisation ("＝" is "=") and any leading invisible format characters or
+    spaces ("\ufeff=", which an importer strips), is one of FORMULA_START."""
+    if not cell:
+        return False
+    if cell[0] in FORMULA_START:
+        return True
+    text = unicodedata.normalize("NFKC", cell)
+    start = next((c for c in text if unicodedata.category(c) not in ("Cf", "Zs")), None)
+    return start is not None and start in FORMULA_START
 
 
 def _number(value: object) -> str:

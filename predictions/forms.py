@@ -8,6 +8,7 @@ from django.core.files.uploadedfile import UploadedFile
 
 from predictions.validation import (
     InvalidUpload,
+    PixelBudget,
     ValidatedUpload,
     validate_upload,
     validate_upload_slices,
@@ -54,9 +55,10 @@ class ScanUploadForm(forms.Form):
             )
         validated: list[ValidatedUpload] = []
         errors = []
+        budget = pixel_budget()  # one for the whole request: every file is charged to it
         for number, upload in enumerate(files, start=1):
             try:
-                validated.extend(read_and_validate_slices(upload))
+                validated.extend(read_and_validate_slices(upload, budget))
             except InvalidUpload as exc:
                 errors.append(f"File {number} ({_display_name(upload)}): {exc}")
         if errors:
@@ -69,14 +71,22 @@ class ScanUploadForm(forms.Form):
         return validated
 
 
+def pixel_budget() -> PixelBudget:
+    """The pixels one request may decode (MAX_UPLOAD_PIXELS), shared by all its files."""
+    return PixelBudget(settings.MAX_UPLOAD_PIXELS)
+
+
 def read_and_validate(upload: UploadedFile) -> ValidatedUpload:
-    """One slice per file (a multi-frame DICOM file is refused with a clear message)."""
-    return validate_upload(_read_capped(upload), **_limits())
+    """One slice per file (a multi-frame DICOM file is refused from its header)."""
+    return validate_upload(_read_capped(upload), budget=pixel_budget(), **_limits())
 
 
-def read_and_validate_slices(upload: UploadedFile) -> list[ValidatedUpload]:
+def read_and_validate_slices(
+    upload: UploadedFile, budget: PixelBudget | None = None
+) -> list[ValidatedUpload]:
     """Every slice in the file: one for an image, one per frame for a DICOM file."""
-    return validate_upload_slices(_read_capped(upload), **_limits())
+    budget = budget if budget is not None else pixel_budget()
+    return validate_upload_slices(_read_capped(upload), budget=budget, **_limits())
 
 
 def _read_capped(upload: UploadedFile) -> bytes:

@@ -38,11 +38,22 @@ def check_verdict(prediction: Prediction, verdict: str, label: str) -> str:
     raise ReviewError("Choose a verdict: agree, or corrected with the right class.")
 
 
+def check_reviewer(prediction: Prediction, reviewer: User) -> None:
+    """A reviewer never judges their own scan: the second look must be someone else's.
+
+    A clinician who is also a reviewer could record "agrees" on their own upload; this check
+    sits in record_review, which every path that stores a verdict goes through.
+    """
+    if reviewer.pk is not None and prediction.scan.owner_id == reviewer.pk:
+        raise ReviewError("This is your own scan: another reviewer must record the verdict.")
+
+
 @transaction.atomic
 def record_review(
     prediction: Prediction, reviewer: User, *, verdict: str, label: str = "", note: str = ""
 ) -> Prediction:
     """Store a verdict with who gave it and when. Only the review fields are written."""
+    check_reviewer(prediction, reviewer)
     prediction.review_label = check_verdict(prediction, verdict, label)
     prediction.review_verdict = verdict
     prediction.review_note = note.strip()

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import factory
+from allauth.account.models import EmailAddress
 
 from accounts.models import User
 from accounts.roles import approve_clinician, make_reviewer
+from accounts.verification import mark_email_verified
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -21,6 +23,19 @@ class UserFactory(factory.django.DjangoModelFactory):
     def _save(obj: User, create: bool, extracted: object, **kwargs: object) -> None:
         if create:
             obj.save()
+
+    @factory.post_generation
+    def verified(obj: User, create: bool, extracted: object, **kwargs: object) -> None:
+        """Signed-up people have confirmed their address (verification is mandatory);
+        `UserFactory(verified=False)` for one whose confirmation mail never arrived."""
+        if not create:
+            return
+        if extracted is False:
+            EmailAddress.objects.get_or_create(
+                user=obj, email=obj.email, defaults={"verified": False, "primary": True}
+            )
+        else:
+            mark_email_verified(obj)
 
 
 def make_clinician(**kwargs: object) -> User:

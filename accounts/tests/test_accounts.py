@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.admin.sites import site
 from django.core.management import CommandError, call_command
@@ -9,7 +11,7 @@ from django.urls import reverse
 
 from accounts.admin import UserAdmin
 from accounts.models import User
-from accounts.tests.factories import PASSWORD
+from accounts.tests.factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -23,12 +25,19 @@ def test_password_is_stored_as_a_bcrypt_hash(clinician):
     assert PASSWORD not in stored
 
 
-def test_sign_up_creates_an_account_that_cannot_upload_yet(client):
-    response = client.post(
-        reverse("account_signup"),
-        {"email": "new@example.org", "password1": PASSWORD, "password2": PASSWORD},
-        follow=True,
-    )
+def sign_up(client: Client, email: str):  # type: ignore[no-untyped-def]
+    data = {"email": email, "password1": PASSWORD, "password2": PASSWORD}
+    return client.post(reverse("account_signup"), data, follow=True)
+
+
+def confirmation_link(message) -> str:  # type: ignore[no-untyped-def]
+    return re.search(r"https?://[^/\s]+(/accounts/confirm-email/\S+/)", message.body).group(1)
+
+
+def test_sign_up_creates_an_account_that_cannot_upload_yet(client, mailoutbox):
+    sign_up(client, "new@example.org")
+    assert "_auth_user_id" not in client.session  # not before the address is confirmed
+    response = client.post(confirmation_link(mailoutbox[-1]), follow=True)
 
     user = User.objects.get(email="new@example.org")
     assert not user.can_analyze
@@ -116,3 +125,117 @@ def test_sign_in_and_sign_out(clinician):
 
     client.post(reverse("account_logout"))
     assert "_auth_user_id" not in client.session
+
+
+def _answer(response, email: str) -> tuple[int, list[str], str]:  # type: ignore[no-untyped-def]
+    """What a visitor sees: status, the redirects taken, and the page's main text, with the
+    address they typed (which the page repeats) taken out."""
+    page = response.content.decode().replace(email, "EMAIL")
+    main = page[page.find("<main") : page.find("</main>")]
+    return response.status_code, [url for url, _ in response.redirect_chain], main
+
+
+def test_sign_up_answers_the_same_whether_or_not_the_address_has_an_account(clinician, mailoutbox):
+    """It used to say "A user is already registered with this email address"."""
+    taken = _answer(sign_up(Client(), clinician.email), clinician.email)
+    fresh = _answer(sign_up(Client(), "nobody-yet@example.org"), "nobody-yet@example.org")
+
+    assert taken == fresh
+    assert "already registered" not in taken[2]
+    assert User.objects.filter(email=clinician.email).count() == 1
+    to_owner = [m for m in mailoutbox if clinician.email in m.to]
+    assert len(to_owner) == 1
+    assert "confirm-email" not in to_owner[0].body  # "you already have an account"
+
+
+def test_password_reset_answers_the_same_for_unknown_addresses(clinician):
+    known = Client().post(reverse("account_reset_password"), {"email": clinician.email})
+    unknown = Client().post(reverse("account_reset_password"), {"email": "who@example.org"})
+
+    assert (known.status_code, known["Location"]) == (unknown.status_code, unknown["Location"])
+
+
+def test_verifyemail_lets_an_operator_vouch_for_an_address(settings):
+    user = UserFactory(email="no-mail-yet@example.org", verified=False)
+    client = Client()
+    client.post(reverse("account_login"), {"login": user.email, "password": PASSWORD})
+    assert "_auth_user_id" not in client.session  # held back: the address is unverified
+
+    call_command("verifyemail", user.email)
+
+    client.post(reverse("account_login"), {"login": user.email, "password": PASSWORD})
+    assert client.session["_auth_user_id"] == str(user.pk)
+
+
+def test_createsuperuser_accounts_can_sign_in_under_mandatory_verification():
+    admin = User.objects.create_superuser("root@example.org", PASSWORD)
+    client = Client()
+
+    client.post(reverse("account_login"), {"login": admin.email, "password": PASSWORD})
+
+    assert client.session["_auth_user_id"] == str(admin.pk)
+
+
+def _admin_request(rf):  # type: ignore[no-untyped-def]
+    from django.contrib.messages.storage.fallback import FallbackStorage
+
+    request = rf.post("/")
+    request.user = User.objects.create_superuser("root@example.org", PASSWORD)
+    request.session = {}
+    request._messages = FallbackStorage(request)
+    return request
+
+
+def test_the_approve_action_refuses_unverified_addresses_with_a_message(rf):
+    verified = UserFactory(email="checked@example.org")
+    unverified = UserFactory(email="unchecked@example.org", verified=False)
+    request = _admin_request(rf)
+
+    UserAdmin(User, site).approve_as_clinicians(
+        request, User.objects.filter(pk__in=[verified.pk, unverified.pk])
+    )
+
+    assert User.objects.get(pk=verified.pk).can_analyze
+    assert not User.objects.get(pk=unverified.pk).can_analyze
+    texts = [str(m) for m in request._messages]
+    assert "1 account(s) approved as clinicians." in texts
+    assert any("not verified: unchecked@example.org" in text for text in texts)
+
+
+def test_the_user_admin_shows_whether_the_address_is_verified(rf):
+    request = _admin_request(rf)
+    model_admin = UserAdmin(User, site)
+
+    assert "email_verified" in model_admin.get_list_display(request)
+    assert model_admin.email_verified(UserFactory(email="v@example.org")) is True
+    assert model_admin.email_verified(UserFactory(email="u@example.org", verified=False)) is False
+
+
+def test_adding_the_clinicians_group_by_hand_needs_a_verified_address(admin_client_for_groups):
+    client, user, group = admin_client_for_groups
+
+    client.post(
+        reverse("admin:accounts_user_change", args=[user.pk]),
+        {
+            "email": user.email,
+            "is_active": "on",
+            "groups": [group.pk],
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "00:00:00",
+        },
+    )
+
+    assert not User.objects.get(pk=user.pk).can_analyze
+
+
+@pytest.fixture
+def admin_client_for_groups():  # type: ignore[no-untyped-def]
+    from django.contrib.auth.models import Group
+
+    from accounts.roles import CLINICIANS, ensure_roles
+
+    ensure_roles()
+    client = Client()
+    client.force_login(User.objects.create_superuser("root@example.org", PASSWORD))
+    user = UserFactory(email="by-hand@example.org", verified=False)
+    return client, user, Group.objects.get(name=CLINICIANS)

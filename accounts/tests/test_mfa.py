@@ -13,10 +13,13 @@ from allauth.mfa.totp.internal.auth import (
     generate_totp_secret,
     hotp_value,
 )
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
-from accounts.tests.factories import PASSWORD
+from accounts.roles import approve_clinician, make_reviewer
+from accounts.tests.factories import PASSWORD, UserFactory, make_reviewer_user
+from api.models import ApiToken
 
 pytestmark = pytest.mark.django_db
 SETUP = reverse("mfa_activate_totp")
@@ -102,3 +105,58 @@ def test_clinicians_are_not_asked_for_mfa(clinician_client, settings):
     settings.REQUIRE_MFA_FOR_REVIEWERS = True
 
     assert clinician_client.get(reverse("predictions:dashboard")).status_code == 200
+
+
+@pytest.fixture
+def reviewing_clinician(db):
+    """A reviewer who also uploads scans, so the token page is open to them."""
+    user = make_reviewer_user(email="rex@example.org")
+    approve_clinician(user)
+    return type(user).objects.get(pk=user.pk)
+
+
+def test_a_reviewer_without_mfa_cannot_create_an_api_token_when_required(
+    reviewing_clinician, settings
+):
+    """/api/tokens/new is a session page: the /api/ prefix used to exempt it."""
+    settings.REQUIRE_MFA_FOR_REVIEWERS = True
+    client = Client()
+    client.force_login(reviewing_clinician)
+
+    response = client.post(reverse("api:token-create"), {"name": "script"})
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(SETUP)
+    assert not ApiToken.objects.filter(user=reviewing_clinician).exists()
+
+
+def test_token_authenticated_api_calls_stay_exempt(reviewing_clinician, settings):
+    """The API never reads the session, so a browser session beside the token changes nothing."""
+    settings.REQUIRE_MFA_FOR_REVIEWERS = True
+    _token, key = ApiToken.issue(reviewing_clinician, "script")
+    client = Client(HTTP_AUTHORIZATION=f"Token {key}")
+    client.force_login(reviewing_clinician)
+
+    assert client.get(reverse("api:scans")).status_code == 200
+
+
+def test_a_reviewer_without_working_mail_is_not_stuck_at_mfa_setup(settings):
+    """allauth lets only verified addresses turn on TOTP; an operator's verifyemail unblocks
+    a reviewer whose confirmation mail cannot arrive."""
+    settings.REQUIRE_MFA_FOR_REVIEWERS = True
+    settings.MFA_TOTP_TOLERANCE = 1
+    user = UserFactory(email="no-mail@example.org", verified=False)
+    make_reviewer(user)
+
+    def try_to_activate() -> bool:
+        client = signed_in(user)
+        client.get(SETUP)
+        secret = client.session.get(SECRET_SESSION_KEY)
+        if secret is None:  # allauth did not even offer the set-up
+            return False
+        client.post(SETUP, {"code": current_code(secret)})
+        return Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
+
+    assert not try_to_activate()
+    call_command("verifyemail", user.email)
+    assert try_to_activate()

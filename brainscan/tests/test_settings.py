@@ -95,3 +95,38 @@ def test_secret_can_come_from_a_file(tmp_path):
     )
 
     assert result.stdout.strip() == "True", result.stderr
+
+
+EMBEDDED_REQUESTS = """
+import django; django.setup()
+from django.test import Client
+remote = Client(REMOTE_ADDR="203.0.113.5")
+missing = remote.get("/no-such-page/")
+print("debug", django.conf.settings.DEBUG)
+print("404", missing.status_code, b"URLconf" in missing.content or b"urlpatterns" in missing.content)
+print("post-no-slash", remote.post("/accounts/login", {"login": "x"}).status_code)
+print("static", remote.get("/static/css/brainscan.css").status_code)
+"""
+
+
+def test_the_embedded_default_shows_no_debug_pages_and_still_serves_static_files(tmp_path):
+    """Issue 15: DEBUG was on by default, so a wrong URL listed every URL pattern and a POST
+    to an allauth URL without its trailing slash was a 500."""
+    env = clean_environment(VAR_DIR=str(tmp_path))
+
+    result = subprocess.run(
+        [sys.executable, "-c", EMBEDDED_REQUESTS],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    lines = dict(line.split(" ", 1) for line in result.stdout.splitlines())
+    assert lines == {
+        "debug": "False",
+        "404": "404 False",
+        "post-no-slash": "301",
+        "static": "200",
+    }, result.stderr[-2000:]

@@ -42,10 +42,16 @@ IDENTIFYING = {
     "SeriesInstanceUID": f"{MARKER_UID_ROOT}.2",
     "SOPInstanceUID": f"{MARKER_UID_ROOT}.3",
     "FrameOfReferenceUID": f"{MARKER_UID_ROOT}.4",
+    # Free-text technical tags: consoles let anyone type a name or a record number into them.
+    "ProtocolName": "T1 MARKER-PROTOCOL-John-Doe-MRN123456",
+    "ManufacturerModelName": "MARKER-MODEL-7731",
+    "Manufacturer": "SIEMENS MARKER-VENDOR-7731",
+    "ImageComments": "MARKER-COMMENT-7731",
+    "SeriesDescription": "T1 AX POST MARKER-PHI-John-Doe-MRN123456",
 }
 # What a search for leaks looks for: every distinctive piece of the values above (not the
 # bare "7731", which a random hex digest or salt can contain by chance).
-MARKERS = ("MARKER", "19170731", "18990731", "073101.424242", MARKER_UID_ROOT)
+MARKERS = ("MARKER", "19170731", "18990731", "073101.424242", MARKER_UID_ROOT, "MRN123456")
 
 
 def mr_example_path() -> Path:
@@ -85,8 +91,6 @@ def build_dicom(
         ds = _with_identity(Dataset(), IDENTIFYING if identifying is None else identifying)
         ds.Modality = modality
         ds.SOPClassUID = MRImageStorage
-        ds.SeriesDescription = "T1 AX POST"
-        ds.ManufacturerModelName = "Fake 1.5T"
         ds.MagneticFieldStrength = 1.5
         ds.SliceThickness = 5
         ds.PixelSpacing = [0.5, 0.5]

@@ -22,6 +22,7 @@ from predictions.tests.dicom_files import (
 )
 from predictions.validation import (
     InvalidUpload,
+    PixelBudget,
     ValidatedUpload,
     validate_upload,
     validate_upload_slices,
@@ -288,3 +289,94 @@ def test_corrupted_headers_give_a_refusal_or_a_slice_never_a_crash():
         except InvalidUpload:
             outcomes.add("refused")
     assert outcomes == {"slice", "refused"}  # both paths were exercised
+
+
+def _no_decoding(monkeypatch) -> None:
+    """Fail the test if any DICOM pixel is decoded: these refusals must come from the header."""
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("pixels were decoded before the header was checked")
+
+    monkeypatch.setattr("predictions.dicom._decode_frame", refuse)
+
+
+def test_single_slice_validation_refuses_a_multi_frame_file_before_decoding(monkeypatch):
+    _no_decoding(monkeypatch)
+
+    with pytest.raises(InvalidUpload, match="holds 2 frames; upload one slice per file here"):
+        validate_upload(build_dicom(np.stack([gradient()] * 2), frames=2), **LIMITS)
+
+
+def test_rows_columns_and_frames_together_are_refused_from_the_header(monkeypatch):
+    """Each frame is under the per-frame limit; together they are over the request's budget."""
+    _no_decoding(monkeypatch)
+    data = build_dicom(np.stack([gradient(64, 64)] * 4), frames=4)
+
+    with pytest.raises(InvalidUpload, match=r"declares 4 frame\(s\) of 64×64 pixels"):
+        validate_upload_slices(data, **LIMITS, budget=PixelBudget(4 * 64 * 64 - 1))
+
+
+def test_the_budget_is_shared_by_the_files_of_one_request():
+    budget = PixelBudget(3 * 32 * 32)
+    for _ in range(3):
+        validate_upload_slices(build_dicom(gradient()), **LIMITS, budget=budget)
+
+    with pytest.raises(InvalidUpload, match="more than"):
+        validate_upload_slices(build_dicom(gradient()), **LIMITS, budget=budget)
+
+
+@pytest.mark.parametrize("bits_allocated", [1, 24, 64])
+def test_a_bit_depth_we_do_not_read_is_refused_from_the_header(monkeypatch, bits_allocated):
+    _no_decoding(monkeypatch)
+    ds = dcmread(io.BytesIO(build_dicom(gradient())))
+    ds.BitsAllocated = bits_allocated
+    ds.BitsStored = ds.HighBit + 1 if bits_allocated >= 16 else bits_allocated
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+
+    with pytest.raises(InvalidUpload, match="bit depth we do not read"):
+        slices(buffer.getvalue())
+
+
+def test_an_ordinary_image_is_charged_before_it_is_decoded(monkeypatch):
+    from PIL import ImageFile
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("the image was decoded before its size was charged")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", refuse)
+    data = png_of(Image.new("L", (100, 100)))
+
+    with pytest.raises(InvalidUpload, match="more than 9,999 pixels in all"):
+        validate_upload(data, **LIMITS, budget=PixelBudget(9_999))
+
+
+def png_of(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("description", "kept"),
+    [
+        ("T1 PHI-John-Doe-MRN123456", "T1"),  # issue 15: stored and shown as it was
+        ("t2_tse_tra FLAIR", "T2 TSE TRA FLAIR"),
+        ("AX T1 POST GAD", "AX T1 POST GAD"),
+        ("Doe^John", None),
+    ],
+)
+def test_series_descriptions_keep_only_known_words(description, kept):
+    data = build_dicom(gradient(), identifying={**IDENTIFYING, "SeriesDescription": description})
+
+    [upload] = slices(data)
+
+    assert upload.dicom_meta.get("SeriesDescription") == kept
+
+
+def test_free_text_tags_are_not_kept():
+    [upload] = slices(build_dicom(gradient()))
+
+    assert upload.dicom_meta["Manufacturer"] == "Siemens"  # from a list of vendors
+    assert not {"ManufacturerModelName", "ProtocolName", "ImageComments"} & set(upload.dicom_meta)
+    assert "MARKER" not in str(upload.dicom_meta)

@@ -133,6 +133,15 @@ def test_export_holds_exactly_the_filtered_history(clinician, clinician_client):
         ("\r=1", "'\r=1"),
         ("ward=3", "ward=3"),
         ("Zürich-ß", "Zürich-ß"),
+        # issue 15: what a spreadsheet runs once it normalises (NFKC) or drops a BOM
+        ("\ufeff=1+1", "'\ufeff=1+1"),
+        ("＝HYPERLINK(1)", "'＝HYPERLINK(1)"),
+        ("＋1", "'＋1"),
+        ("＠SUM(A1)", "'＠SUM(A1)"),
+        ("﹦1", "'﹦1"),
+        ("\u200b=1", "'\u200b=1"),
+        ("\u00a0=1", "'\u00a0=1"),
+        ("ｗａｒｄ", "ｗａｒｄ"),
     ],
 )
 def test_cells_that_a_spreadsheet_would_run_as_formulas_are_neutralised(

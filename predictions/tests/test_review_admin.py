@@ -5,9 +5,14 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
+from accounts.models import User
+from accounts.roles import approve_clinician
+from accounts.tests.factories import make_reviewer_user
 from predictions.models import Prediction
+from predictions.reviews import ReviewError, record_review
 from predictions.tasks import run_prediction
 from predictions.tests.factories import PredictionFactory
 from predictions.tests.fakes import REJECTED
@@ -182,3 +187,46 @@ def test_the_clinician_sees_the_verdict_in_the_csv(reviewer_client, clinician_cl
 
     rows = b"".join(response.streaming_content).decode().splitlines()
     assert rows[1].endswith(",corrected,pituitary")
+
+
+@pytest.fixture
+def reviewing_clinician(db):
+    """A clinician who is also a reviewer."""
+    user = make_reviewer_user(email="rex@example.org")
+    approve_clinician(user)
+    return User.objects.get(pk=user.pk)
+
+
+def test_a_reviewer_cannot_review_their_own_scan_in_the_admin(reviewing_clinician, fake_engine):
+    own = PredictionFactory(scan__owner=reviewing_clinician)
+    run_prediction(own.pk)
+    client = Client()
+    client.force_login(reviewing_clinician)
+
+    response = review(client, own, "agree", note="Looks right to me.")
+
+    assert response.status_code == 200  # the form again, with the error
+    assert "This is your own scan" in response.content.decode()
+    own.refresh_from_db()
+    assert (own.review_verdict, own.reviewed_by) == ("", None)
+
+
+def test_no_path_records_a_verdict_on_ones_own_scan(reviewing_clinician, fake_engine):
+    own = PredictionFactory(scan__owner=reviewing_clinician)
+    run_prediction(own.pk)
+    own.refresh_from_db()
+
+    with pytest.raises(ReviewError, match="your own scan"):
+        record_review(own, reviewing_clinician, verdict="agree")
+    own.refresh_from_db()
+    assert own.review_verdict == ""
+
+
+def test_another_reviewer_can_review_that_scan(reviewing_clinician, reviewer, fake_engine):
+    own = PredictionFactory(scan__owner=reviewing_clinician)
+    run_prediction(own.pk)
+    own.refresh_from_db()
+
+    record_review(own, reviewer, verdict="agree")
+
+    assert own.reviewed_by == reviewer

@@ -195,12 +195,22 @@ def sign_in(page: Page, url: str, email: str) -> None:
     page.click("main form button[type=submit]")
 
 
-def test_clinician_workspace_end_to_end(live_server, browser, queue, images, model_card):
+def test_clinician_workspace_end_to_end(
+    live_server, browser, queue, images, model_card, mailoutbox
+):
     url = live_server.url
     User.objects.create_superuser(ADMIN, PASSWORD)
     context = browser.new_context(viewport=DESKTOP, accept_downloads=True)
     context.set_default_timeout(15_000)
     page = context.new_page()
+    # The Content-Security-Policy (brainscan/headers.py) must not block anything the pages use.
+    blocked: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            blocked.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
 
     # Sign up: the account exists but may not upload until an administrator approves it.
     page.goto(f"{url}/accounts/signup/")
@@ -208,6 +218,11 @@ def test_clinician_workspace_end_to_end(live_server, browser, queue, images, mod
     page.fill("#id_password1", PASSWORD)
     page.fill("#id_password2", PASSWORD)
     page.click("main form button[type=submit]")
+    # Verification is mandatory (the same answer whether or not the address has an account).
+    expect(page.get_by_role("heading", name="Verify Your Email Address")).to_be_visible()
+    confirm = re.search(r"/accounts/confirm-email/\S+/", mailoutbox[-1].body).group(0)
+    page.goto(f"{url}{confirm}")
+    page.click("main form button[type=submit]")  # "Confirm"
     expect(page.get_by_role("heading", name="Your account is waiting for approval")).to_be_visible()
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(f"{url}/accounts/login/")
@@ -316,3 +331,4 @@ def test_clinician_workspace_end_to_end(live_server, browser, queue, images, mod
     page.goto(f"{url}/scans/")
     expect(page).to_have_url(f"{url}/accounts/login/?next=/scans/")
     context.close()
+    assert blocked == []

@@ -133,6 +133,42 @@ def dicom_mr() -> bytes:
         return handle.read()
 
 
+def rle_zero_row(width: int) -> bytes:
+    """One row of zeros in DICOM RLE (PackBits): 2 bytes for every 128 pixels."""
+    full, rest = divmod(width, 128)
+    tail = b"" if rest == 0 else b"\x00\x00" if rest == 1 else bytes([257 - rest, 0])
+    return b"\x81\x00" * full + tail
+
+
+def dicom_rle_bomb(frames: int, size: int, bits: int = 8) -> bytes:
+    """An RLE Lossless MR object of `frames` all-zero frames of size × size (issue 15: 15 frames
+    of 6300 × 6300 in 9.3 MB held a web thread 18-49 s and 1.2 GB while it was decoded)."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.encaps import encapsulate
+    from pydicom.uid import MRImageStorage, RLELossless, generate_uid
+
+    segment = rle_zero_row(size) * size
+    segment += b"\x00" * (len(segment) % 2)
+    count = bits // 8
+    offsets = [64 + index * len(segment) for index in range(count)]
+    frame = struct.pack("<16I", count, *offsets, *[0] * (15 - count)) + segment * count
+    ds = Dataset()
+    ds.Modality, ds.SOPClassUID, ds.SOPInstanceUID = "MR", MRImageStorage, generate_uid()
+    ds.Rows = ds.Columns = size
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = bits, bits, bits - 1, 0
+    ds.NumberOfFrames = frames
+    ds.PixelData = encapsulate([frame] * frames)
+    ds["PixelData"].VR, ds["PixelData"].is_undefined_length = "OB", True
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = MRImageStorage
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.file_meta.TransferSyntaxUID = RLELossless
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
 def flip_bytes(data: bytes, seed: int, count: int = 8) -> bytes:
     rng = np.random.default_rng(seed)
     mutable = bytearray(data)
@@ -149,6 +185,7 @@ def corpus() -> list[Case]:
         *_disguised(),
         *_polyglots(),
         *_bombs_and_sizes(),
+        *_decode_bombs(),
         *_modes(),
         *_metadata(),
         *_file_names(),
@@ -294,6 +331,27 @@ def _bombs_and_sizes() -> list[Case]:
         "blank-white-512": encode(Image.new("L", (512, 512), 255), "PNG"),
     }
     return cases + [_one(name, data) for name, data in small.items()]
+
+
+# Files whose headers declare far more decoding than they weigh: each must be refused from
+# the header, within DECODE_BOMB_SECONDS (a loose bound, not a benchmark).
+DECODE_BOMB_SECONDS = 2.0
+
+
+def _decode_bombs() -> list[Case]:
+    big = png_zero_bomb(6300, 6300)  # 39.7 Mpx, under the per-image limit; ~40 kB
+    frame_bomb = dicom_rle_bomb(15, 6300)
+    return [
+        _one("decode-bomb-dicom-rle-15x6300x6300", frame_bomb, "series.dcm"),
+        _one("decode-bomb-dicom-rle-2x6300x6300", dicom_rle_bomb(2, 6300), "series.dcm"),
+        _one("decode-bomb-dicom-rle-64-bit", dicom_rle_bomb(1, 2048, bits=64), "slice.dcm"),
+        Case("decode-bomb-30-pngs-6300x6300", files=[(f"s{n}.png", big) for n in range(30)]),
+        Case("decode-bomb-2-pngs-6300x6300", files=[(f"s{n}.png", big) for n in range(2)]),
+    ]
+
+
+def is_decode_bomb(case: Case) -> bool:
+    return case.name.startswith("decode-bomb-")
 
 
 def _modes() -> list[Case]:

@@ -12,6 +12,7 @@ end in one of two ways:
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from pathlib import Path
 
@@ -21,7 +22,15 @@ from django.urls import reverse
 
 from api.models import ApiToken
 from predictions.models import Prediction, Scan
-from tests.hostile.corpus import BOUNDARY, SCRIPT, Case, corpus, multipart
+from tests.hostile.corpus import (
+    BOUNDARY,
+    DECODE_BOMB_SECONDS,
+    SCRIPT,
+    Case,
+    corpus,
+    is_decode_bomb,
+    multipart,
+)
 
 CASES = corpus()
 ENDPOINTS = ("form", "file-json", "api")
@@ -85,6 +94,29 @@ def test_hostile_upload_gets_a_clear_answer_and_leaves_no_debris(
         assert_each_scan_finished_with_a_message(case)
     assert_no_unescaped_script(response)
     assert files_on_disk(private_root) == files_of_rows()
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize("case", [c for c in CASES if is_decode_bomb(c)], ids=lambda c: c.name)
+def test_decode_bombs_are_refused_from_their_headers_quickly(
+    case: Case, endpoint: str, clinician, clinician_client
+):
+    """Frames, rows × columns × frames and bits are checked before any pixel is decoded, and
+    the pixels of a whole request are budgeted (MAX_UPLOAD_PIXELS). The API and the per-file
+    endpoint take one file per request, so they refuse the several-PNG cases on that."""
+    headers = {}
+    if endpoint == "api":
+        _token, key = ApiToken.issue(clinician, "hostile")
+        headers["HTTP_AUTHORIZATION"] = f"Token {key}"
+
+    started = time.perf_counter()
+    response = send(clinician_client, endpoint, case, headers)
+    elapsed = time.perf_counter() - started
+
+    assert 400 <= response.status_code < 500, response.status_code
+    assert message_of(response)
+    assert not Scan.objects.exists()
+    assert elapsed < DECODE_BOMB_SECONDS, f"{case.name} took {elapsed:.1f} s to refuse"
 
 
 def send(client, endpoint: str, case: Case, headers: dict[str, str]):

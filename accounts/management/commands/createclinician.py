@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from allauth.account.models import EmailAddress
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -10,6 +9,7 @@ from django.db import transaction
 
 from accounts.models import User
 from accounts.roles import approve_clinician, make_reviewer
+from accounts.verification import mark_email_verified
 
 
 class Command(BaseCommand):
@@ -32,9 +32,7 @@ class Command(BaseCommand):
         user.full_name = options["name"] or user.full_name
         user.set_password(options["password"])
         user.save()
-        EmailAddress.objects.update_or_create(
-            user=user, email=email, defaults={"verified": True, "primary": True}
-        )
+        mark_email_verified(user)
         approve_clinician(user)
         if options["reviewer"]:
             make_reviewer(user)
