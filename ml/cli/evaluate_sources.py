@@ -43,7 +43,7 @@ REPORTS = REPORTS_DIR
 SOURCE_NAMES = {
     "test": "Kaggle official Testing split",
     "test_leak_free": "Kaggle leak-free Testing subset",
-    "ixi_test": "IXI healthy adults, test people (other hospital)",
+    "ixi_test": "IXI healthy adults, test people of the person split",
     "ixi_all": "IXI healthy adults, every person (source left out of training)",
     "brats": "BraTS 2013 / TCGA gliomas, skull-stripped (other hospitals)",
 }

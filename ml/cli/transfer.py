@@ -22,7 +22,7 @@ from ml.card import read_card, write_card
 
 CARD = ARTIFACTS_DIR / CARD_FILE
 LEFT_OUT_ROW = {"ixi": "ixi_all"}
-LEFT_OUT_NAME = {"ixi": "IXI healthy adults (Hammersmith Hospital, 1.5 T/3 T T1)"}
+LEFT_OUT_NAME = {"ixi": "IXI healthy adults (Hammersmith Hospital, Philips 3 T, non-contrast T1)"}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
