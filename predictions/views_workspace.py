@@ -106,9 +106,19 @@ def _first_error(form: forms.Form) -> str:
 @clinician_required
 @require_GET
 def export_csv(request: AuthenticatedRequest) -> HttpResponse:
-    """Exactly the rows the dashboard lists for the same filters, as a streamed CSV file."""
+    """Exactly the rows the dashboard lists for the same filters, as a streamed CSV file.
+
+    An invalid filter answers 400: exporting every row instead would not be what was asked.
+    """
+    form = HistoryFilterForm(request.GET)
+    if not form.is_valid():  # the history shows the same error beside the field
+        return HttpResponse(
+            f"Bad filter: {form.first_error()}\n",
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
     scans = services.scans_for_user(request.user).filter(owner=request.user)
-    scans = HistoryFilterForm(request.GET).apply(scans)
+    scans = form.apply(scans)
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     return csv_response(scans, f"brainscan-history-{stamp}.csv")
 
