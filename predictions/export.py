@@ -26,6 +26,9 @@ HEADER = [
     "id",
     "case_reference",
     "uploaded_at",
+    "batch",
+    "upload_order",
+    "sha256",
     "status",
     "label",
     *[f"p_{name}" for name in CLASSES],
@@ -39,6 +42,10 @@ FIELDS = (
     "pk",
     "uploaded_at",
     "case_reference",
+    "batch",
+    "upload_position",
+    "frame_index",
+    "sha256",
     "prediction__status",
     "prediction__label",
     "prediction__probabilities",
@@ -88,13 +95,17 @@ def _pages(scans: QuerySet[Scan], chunk_size: int) -> Iterator[list[tuple[Any, .
 
 
 def _csv_row(row: tuple[Any, ...], zone: tzinfo) -> list[str]:
-    (pk, uploaded_at, case, status, label, probabilities, tumour, risk, version, verdict, fix) = row
+    (pk, uploaded_at, case, batch, position, frame, sha256, status, label, probabilities) = row[:10]
+    tumour, risk, version, verdict, fix = row[10:]
     probabilities = probabilities or {}
     reviewed_label = label if verdict == Prediction.Verdict.AGREE else fix
     cells = [
         str(pk),
         case,
         uploaded_at.astimezone(zone).isoformat(timespec="seconds"),
+        str(batch),
+        _upload_order(position, frame),
+        sha256,
         status or "",
         label or "",
         *[_number(probabilities.get(name)) for name in CLASSES],
@@ -105,6 +116,13 @@ def _csv_row(row: tuple[Any, ...], zone: tzinfo) -> list[str]:
         reviewed_label or "",
     ]
     return [neutralise(cell) for cell in cells]
+
+
+def _upload_order(position: int | None, frame: int | None) -> str:
+    """As Scan.upload_order: "3", or "3.2" for frame 2 of a multi-frame third file."""
+    if position is None:
+        return ""
+    return str(position) if frame is None else f"{position}.{frame + 1}"
 
 
 def neutralise(cell: str) -> str:

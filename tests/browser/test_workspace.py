@@ -332,3 +332,110 @@ def test_clinician_workspace_end_to_end(
     expect(page).to_have_url(f"{url}/accounts/login/?next=/scans/")
     context.close()
     assert blocked == []
+
+
+def signed_in_context(browser: Browser, url: str, user: User):  # type: ignore[no-untyped-def]
+    """A new browser session of `user`, signed in through a session cookie."""
+    from django.conf import settings
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    context = browser.new_context(viewport=DESKTOP)
+    context.set_default_timeout(15_000)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": url}])
+    return context
+
+
+def csp_watch(page: Page) -> list[str]:
+    blocked: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            blocked.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    return blocked
+
+
+def test_file_names_stay_in_the_uploading_tab_and_a_repeated_file_is_flagged(
+    live_server, browser, queue, images, model_card
+):
+    """Issue 14, "results a clinician can trust and trace": names only in the browser tab that
+    uploaded them, slices numbered by selection order, a file uploaded before is flagged with
+    a link to the earlier result and may still be uploaded again."""
+    from accounts.tests.factories import make_clinician
+
+    url = live_server.url
+    user = make_clinician(email="dr.trace@example.org")
+    context = signed_in_context(browser, url, user)
+    page = context.new_page()
+    blocked = csp_watch(page)
+
+    page.goto(f"{url}/scans/upload/")
+    page.wait_for_load_state()
+    page.set_input_files("#id_images", [str(images[0]), str(images[1])])
+    expect(page.locator(".file-item")).to_have_count(2)
+    page.get_by_role("button", name="Upload and analyse 2 slices").click()
+    expect(page.get_by_role("heading", name="Analysis of 2 slices")).to_be_visible()
+
+    # The batch page, in the uploading tab: each row's place in the selection and its name.
+    first, second = (Scan.objects.get(upload_position=n) for n in (1, 2))
+    rows = page.locator("#batch-table tbody tr")
+    expect(rows.nth(0).locator(".upload-order")).to_have_text("1")
+    expect(rows.nth(0).locator(".js-file-name")).to_have_text("File: slice-a.png")
+    expect(rows.nth(1).locator(".js-file-name")).to_have_text("File: slice-b.jpg")
+    assert rows.nth(0).get_attribute("data-scan") == str(first.pk)
+    wait_for(lambda: len(queue) == 2)
+    for prediction_id in queue:
+        run_prediction(prediction_id)
+
+    # The result page shows the name too; no name reached the server.
+    page.goto(f"{url}/scans/{first.pk}/")
+    expect(page.locator(".file-name-line")).to_be_visible()
+    expect(page.locator(".file-name-line .js-name")).to_have_text("slice-a.png")
+    expect(page.locator("#upload-order")).to_have_text("slice 1 of its upload")
+    for scan in Scan.objects.all():
+        stored = " ".join(str(getattr(scan, f.attname)) for f in Scan._meta.concrete_fields)
+        assert "slice-a" not in stored
+        assert "slice-b" not in stored
+
+    # Another session of the same clinician sees the result, but no file name.
+    other = signed_in_context(browser, url, user).new_page()
+    other.goto(f"{url}/scans/{first.pk}/")
+    expect(other.get_by_text("Most likely class: Glioma")).to_be_visible()
+    other.wait_for_load_state()
+    expect(other.locator(".file-name-line")).to_be_hidden()
+    other.context.close()
+
+    # The same file again: flagged with a link to the earlier result, nothing stored ...
+    page.goto(f"{url}/scans/upload/")
+    page.wait_for_load_state()
+    page.set_input_files("#id_images", [str(images[0])])
+    page.get_by_role("button", name="Upload and analyse").click()
+    item = page.locator(".file-item")
+    expect(item.locator(".file-state")).to_contain_text("You uploaded this file before: ")
+    link = item.locator("a.js-earlier")
+    expect(link).to_have_text(f"scan {first.pk}")
+    assert link.get_attribute("href") == f"/scans/{first.pk}/"
+    expect(page.locator("#upload-status")).to_contain_text("1 uploaded before")
+    assert Scan.objects.count() == 2
+    shoot(page, "upload-duplicate")
+
+    # ... unless the clinician goes on.
+    page.get_by_role("button", name="Upload slice-a.png again").click()
+    expect(page.get_by_role("heading", name="Analysis of 1 slice")).to_be_visible()
+    assert Scan.objects.count() == 3
+    third = Scan.objects.order_by("pk").last()
+    assert third.sha256 == first.sha256
+    page.goto(f"{url}/scans/{third.pk}/")
+    expect(page.locator("#earlier-upload")).to_contain_text(f"scan {first.pk}")
+
+    # Signing out forgets the names kept in the tab.
+    page.get_by_role("button", name="Sign out").click()
+    assert (
+        page.evaluate("Object.keys(sessionStorage).filter(k => k.startsWith('brainscan.'))") == []
+    )
+    context.close()
+    assert blocked == []
