@@ -37,6 +37,10 @@ HEADER = [
     "model_version",
     "review_verdict",
     "reviewed_label",
+    "review_note",
+    "reviewer",
+    "reviewed_at",
+    "rejection_reason",
 ]
 FIELDS = (
     "pk",
@@ -54,6 +58,11 @@ FIELDS = (
     "prediction__model_version",
     "prediction__review_verdict",
     "prediction__review_label",
+    "prediction__review_note",
+    "prediction__reviewed_by__full_name",
+    "prediction__reviewed_by__email",
+    "prediction__reviewed_at",
+    "prediction__error",
 )
 # A spreadsheet runs a cell that starts with one of these as a formula (CWE-1236).
 FORMULA_START = "=+-@\t\r"
@@ -96,7 +105,8 @@ def _pages(scans: QuerySet[Scan], chunk_size: int) -> Iterator[list[tuple[Any, .
 
 def _csv_row(row: tuple[Any, ...], zone: tzinfo) -> list[str]:
     (pk, uploaded_at, case, batch, position, frame, sha256, status, label, probabilities) = row[:10]
-    tumour, risk, version, verdict, fix = row[10:]
+    tumour, risk, version, verdict, fix, note, reviewer_name, reviewer_email = row[10:18]
+    reviewed_at, error = row[18:]
     probabilities = probabilities or {}
     reviewed_label = label if verdict == Prediction.Verdict.AGREE else fix
     cells = [
@@ -114,6 +124,10 @@ def _csv_row(row: tuple[Any, ...], zone: tzinfo) -> list[str]:
         version or "",
         verdict or "",
         reviewed_label or "",
+        note or "",
+        reviewer_name or reviewer_email or "",
+        reviewed_at.astimezone(zone).isoformat(timespec="seconds") if reviewed_at else "",
+        (error or "") if status == Prediction.Status.REJECTED else "",
     ]
     return [neutralise(cell) for cell in cells]
 

@@ -30,10 +30,12 @@ OUT_OF_RANGE = f"Enter a date from {FIRST_DAY.isoformat()} to {LAST_DAY.isoforma
 
 class ReviewStatus:
     UNREVIEWED = "unreviewed"
+    REVIEWED = "reviewed"
     AGREE = Prediction.Verdict.AGREE
     CORRECTED = Prediction.Verdict.CORRECTED
     CHOICES = [
         (UNREVIEWED, "Not reviewed"),
+        (REVIEWED, "Reviewed (agreed or corrected)"),
         (AGREE, "Reviewer agreed"),
         (CORRECTED, "Reviewer corrected"),
     ]
@@ -105,6 +107,8 @@ class HistoryFilterForm(forms.Form):
                 q &= Q(**{f"{prediction}{field}": data[field]})
         if data.get("review") == ReviewStatus.UNREVIEWED:
             q &= Q(**{f"{prediction}review_verdict": ""})
+        elif data.get("review") == ReviewStatus.REVIEWED:
+            q &= ~Q(**{f"{prediction}review_verdict": ""})
         elif data.get("review"):
             q &= Q(**{f"{prediction}review_verdict": data["review"]})
         if data.get("case", "").strip():

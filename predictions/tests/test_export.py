@@ -60,6 +60,10 @@ def test_header_and_one_row_per_scan_with_every_column(clinician, clinician_clie
         "model_version",
         "review_verdict",
         "reviewed_label",
+        "review_note",
+        "reviewer",
+        "reviewed_at",
+        "rejection_reason",
     ]
     assert rows == [
         {
@@ -80,6 +84,10 @@ def test_header_and_one_row_per_scan_with_every_column(clinician, clinician_clie
             "model_version": "brainscan-test-1",
             "review_verdict": "",
             "reviewed_label": "",
+            "review_note": "",
+            "reviewer": "",
+            "reviewed_at": "",
+            "rejection_reason": "",
         }
     ]
 
