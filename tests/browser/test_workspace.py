@@ -439,3 +439,23 @@ def test_file_names_stay_in_the_uploading_tab_and_a_repeated_file_is_flagged(
     )
     context.close()
     assert blocked == []
+
+
+def test_error_pages_are_styled_and_lead_back_into_the_site(live_server, browser):
+    """Issue 14, "Pages": a wrong address gets the site's own 404 page, under the CSP."""
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    blocked = csp_watch(page)
+
+    response = page.goto(f"{live_server.url}/scans/no-such-page/")
+
+    assert response is not None
+    assert response.status == 404
+    expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
+    assert (
+        page.evaluate("getComputedStyle(document.querySelector('.site-header')).display") == "flex"
+    )
+    page.get_by_role("link", name="Go to the start page").click()
+    expect(page).not_to_have_url(re.compile(r"no-such-page"))
+    context.close()
+    assert blocked == []
