@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import datetime as dt
 import io
 import json
 import re
@@ -457,5 +458,41 @@ def test_error_pages_are_styled_and_lead_back_into_the_site(live_server, browser
     )
     page.get_by_role("link", name="Go to the start page").click()
     expect(page).not_to_have_url(re.compile(r"no-such-page"))
+    context.close()
+    assert blocked == []
+
+
+def test_the_printed_report_leads_with_the_reviewers_correction(live_server, browser, model_card):
+    """Issue 14: the correction heads the print report too; technical details are not printed."""
+    from accounts.tests.factories import make_clinician, make_reviewer_user
+    from predictions.tests.history import make_scan
+
+    owner = make_clinician(email="dr.print@example.org")
+    radiologist = make_reviewer_user(email="rad.print@example.org", full_name="Dr R. Print")
+    scan = make_scan(
+        owner,
+        label="meningioma",
+        review_verdict="corrected",
+        review_label="glioma",
+        reviewed_by=radiologist,
+        reviewed_at=dt.datetime(2025, 4, 2, 9, 0, tzinfo=dt.UTC),
+    )
+    context = signed_in_context(browser, live_server.url, owner)
+    page = context.new_page()
+    blocked = csp_watch(page)
+    page.goto(f"{live_server.url}/scans/{scan.pk}/")
+    headline = page.locator("#review-headline h2")
+    expect(headline).to_have_text("Reviewer: Glioma (AI said: Meningioma)")
+    expect(page.locator("#review-headline")).to_contain_text(
+        "Corrected by Dr R. Print on 2025-04-02"
+    )
+    expect(page.locator("#technical-details")).to_be_visible()
+    expect(page.locator("#technical-details .timings")).to_be_hidden()  # folded
+
+    page.emulate_media(media="print")
+    expect(headline).to_be_visible()
+    expect(page.locator("#technical-details")).to_be_hidden()
+    report = page.pdf(prefer_css_page_size=True, print_background=True)
+    assert len(re.findall(rb"/Type\s*/Page[^s]", report)) == 1  # still one page
     context.close()
     assert blocked == []
