@@ -80,3 +80,13 @@ def test_the_date_inputs_carry_the_accepted_range(clinician, clinician_client):
 
     assert 'min="1900-01-01"' in html
     assert 'max="2999-12-31"' in html
+
+
+def test_with_an_invalid_filter_the_history_offers_no_export_link_that_would_answer_400(
+    clinician, clinician_client
+):
+    html = clinician_client.get(DASHBOARD, {"date_to": "9999-12-31"}).content.decode()
+
+    assert 'id="export-link"' not in html
+    assert "Correct the filters to export CSV" in html
+    assert 'id="export-link"' in clinician_client.get(DASHBOARD).content.decode()
