@@ -33,6 +33,7 @@ def scan_result(scan: Scan, request: Request) -> dict[str, Any]:
         "error": prediction.error or None,
         "model_version": prediction.model_version or None,
         "case_reference": scan.case_reference,
+        "sha256": scan.sha256,
         "uploaded_at": _iso(scan.uploaded_at),
         "finished_at": _iso(prediction.finished_at),
         "review": _review(prediction),

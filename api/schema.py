@@ -100,6 +100,24 @@ SCAN_RESULT = {
         ),
         "model_version": _nullable({"type": "string"}),
         "case_reference": {"type": "string"},
+        "sha256": {
+            "type": "string",
+            "description": "SHA-256 of the uploaded file (of the rendered frame for DICOM): "
+            "match it with `sha256sum`.",
+        },
+        "duplicate_of": _nullable(
+            {
+                "type": "object",
+                "description": "Only in the answer to POST /api/analyze: your earlier scan of "
+                "the same file (same SHA-256), or null. The new scan is stored anyway.",
+                "properties": {
+                    "id": {"type": "integer"},
+                    "uploaded_at": {"type": "string", "format": "date-time"},
+                    "status_url": URL,
+                    "result_url": URL,
+                },
+            }
+        ),
         "uploaded_at": {"type": "string", "format": "date-time"},
         "finished_at": _nullable({"type": "string", "format": "date-time"}),
         "review": _nullable(

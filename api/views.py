@@ -6,6 +6,7 @@ clinician's ids answer 404 exactly like ids that do not exist.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -13,6 +14,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import QuerySet
 from django.http import FileResponse
+from django.urls import reverse
 from rest_framework import exceptions, serializers, status
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.pagination import PageNumberPagination
@@ -91,6 +93,7 @@ class AnalyzeView(TokenAPIView):
             validated = read_and_validate(upload)
         except InvalidUpload as exc:
             raise BadImage(str(exc)) from None
+        validated = dataclasses.replace(validated, position=1)  # one file per call and batch
         [prediction] = services.submit_scans(
             request.user, [validated], case_reference=form["case_reference"]
         )
@@ -98,8 +101,22 @@ class AnalyzeView(TokenAPIView):
             wait_until_finished(prediction.pk, min(wait, settings.API_MAX_WAIT_SECONDS))
         scan = get_own_scan(request, prediction.scan_id)
         body = scan_result(scan, request)
+        body["duplicate_of"] = _duplicate_of(request, scan)
         code = status.HTTP_200_OK if body["finished"] else status.HTTP_202_ACCEPTED
         return Response(body, status=code, headers={"Location": body["status_url"]})
+
+
+def _duplicate_of(request: Request, scan: Scan) -> dict[str, Any] | None:
+    """Your earlier scan of the same file (same SHA-256), if any: this one is stored anyway."""
+    earlier = services.earlier_upload(request.user, [scan.sha256], before=scan.pk)
+    if earlier is None:
+        return None
+    return {
+        "id": earlier.pk,
+        "uploaded_at": earlier.uploaded_at.isoformat(),
+        "status_url": request.build_absolute_uri(reverse("api:scan-detail", args=[earlier.pk])),
+        "result_url": request.build_absolute_uri(reverse("predictions:detail", args=[earlier.pk])),
+    }
 
 
 def _valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:

@@ -26,6 +26,9 @@ HEADER = [
     "id",
     "case_reference",
     "uploaded_at",
+    "batch",
+    "upload_order",
+    "sha256",
     "status",
     "label",
     *[f"p_{name}" for name in CLASSES],
@@ -34,11 +37,19 @@ HEADER = [
     "model_version",
     "review_verdict",
     "reviewed_label",
+    "review_note",
+    "reviewer",
+    "reviewed_at",
+    "rejection_reason",
 ]
 FIELDS = (
     "pk",
     "uploaded_at",
     "case_reference",
+    "batch",
+    "upload_position",
+    "frame_index",
+    "sha256",
     "prediction__status",
     "prediction__label",
     "prediction__probabilities",
@@ -47,6 +58,11 @@ FIELDS = (
     "prediction__model_version",
     "prediction__review_verdict",
     "prediction__review_label",
+    "prediction__review_note",
+    "prediction__reviewed_by__full_name",
+    "prediction__reviewed_by__email",
+    "prediction__reviewed_at",
+    "prediction__error",
 )
 # A spreadsheet runs a cell that starts with one of these as a formula (CWE-1236).
 FORMULA_START = "=+-@\t\r"
@@ -88,13 +104,18 @@ def _pages(scans: QuerySet[Scan], chunk_size: int) -> Iterator[list[tuple[Any, .
 
 
 def _csv_row(row: tuple[Any, ...], zone: tzinfo) -> list[str]:
-    (pk, uploaded_at, case, status, label, probabilities, tumour, risk, version, verdict, fix) = row
+    (pk, uploaded_at, case, batch, position, frame, sha256, status, label, probabilities) = row[:10]
+    tumour, risk, version, verdict, fix, note, reviewer_name, reviewer_email = row[10:18]
+    reviewed_at, error = row[18:]
     probabilities = probabilities or {}
     reviewed_label = label if verdict == Prediction.Verdict.AGREE else fix
     cells = [
         str(pk),
         case,
         uploaded_at.astimezone(zone).isoformat(timespec="seconds"),
+        str(batch),
+        _upload_order(position, frame),
+        sha256,
         status or "",
         label or "",
         *[_number(probabilities.get(name)) for name in CLASSES],
@@ -103,8 +124,19 @@ def _csv_row(row: tuple[Any, ...], zone: tzinfo) -> list[str]:
         version or "",
         verdict or "",
         reviewed_label or "",
+        note or "",
+        reviewer_name or reviewer_email or "",
+        reviewed_at.astimezone(zone).isoformat(timespec="seconds") if reviewed_at else "",
+        (error or "") if status == Prediction.Status.REJECTED else "",
     ]
     return [neutralise(cell) for cell in cells]
+
+
+def _upload_order(position: int | None, frame: int | None) -> str:
+    """As Scan.upload_order: "3", or "3.2" for frame 2 of a multi-frame third file."""
+    if position is None:
+        return ""
+    return str(position) if frame is None else f"{position}.{frame + 1}"
 
 
 def neutralise(cell: str) -> str:

@@ -21,26 +21,50 @@ from django.utils import timezone
 from predictions.models import Label, Prediction, Risk, Scan
 
 ANY = [("", "Any")]
+# The days a filter may name. Beyond them the day after `date_to`, or midnight of a day in
+# year 1 turned into UTC, overflows Python's datetime (date_to=9999-12-31 was an HTTP 500).
+FIRST_DAY = dt.date(1900, 1, 1)
+LAST_DAY = dt.date(2999, 12, 31)
+OUT_OF_RANGE = f"Enter a date from {FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()}."
 
 
 class ReviewStatus:
     UNREVIEWED = "unreviewed"
+    REVIEWED = "reviewed"
     AGREE = Prediction.Verdict.AGREE
     CORRECTED = Prediction.Verdict.CORRECTED
     CHOICES = [
         (UNREVIEWED, "Not reviewed"),
+        (REVIEWED, "Reviewed (agreed or corrected)"),
         (AGREE, "Reviewer agreed"),
         (CORRECTED, "Reviewer corrected"),
     ]
 
 
+class DayField(forms.DateField):
+    """A whole day between FIRST_DAY and LAST_DAY; anything else is a form error."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        attrs = {"type": "date", "min": FIRST_DAY.isoformat(), "max": LAST_DAY.isoformat()}
+        super().__init__(required=False, widget=forms.DateInput(attrs=attrs), **kwargs)
+
+    def to_python(self, value: Any) -> dt.date | None:
+        if isinstance(value, str) and len(value) > 32:  # no parser needs to see more
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        try:
+            return super().to_python(value)
+        except (OverflowError, ValueError):  # a year beyond datetime's, a NUL character
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        if value is not None and not FIRST_DAY <= value <= LAST_DAY:
+            raise forms.ValidationError(OUT_OF_RANGE, code="out_of_range")
+
+
 class HistoryFilterForm(forms.Form):
-    date_from = forms.DateField(
-        label="Uploaded from", required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    date_to = forms.DateField(
-        label="Uploaded until", required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    date_from = DayField(label="Uploaded from")
+    date_to = DayField(label="Uploaded until")
     label = forms.ChoiceField(label="Predicted class", required=False, choices=ANY + Label.choices)
     risk = forms.ChoiceField(label="Risk level", required=False, choices=ANY + Risk.choices)
     status = forms.ChoiceField(
@@ -83,11 +107,20 @@ class HistoryFilterForm(forms.Form):
                 q &= Q(**{f"{prediction}{field}": data[field]})
         if data.get("review") == ReviewStatus.UNREVIEWED:
             q &= Q(**{f"{prediction}review_verdict": ""})
+        elif data.get("review") == ReviewStatus.REVIEWED:
+            q &= ~Q(**{f"{prediction}review_verdict": ""})
         elif data.get("review"):
             q &= Q(**{f"{prediction}review_verdict": data["review"]})
         if data.get("case", "").strip():
             q &= Q(**{f"{scan}case_reference__icontains": data["case"].strip()})
         return q
+
+    def first_error(self) -> str:
+        """One line for a 400 answer (the export): the first invalid field and why."""
+        for name, errors in self.errors.items():
+            label = self.fields[name].label if name in self.fields else "Filters"
+            return f"{label}: {errors[0]}"
+        return ""
 
     @property
     def active(self) -> bool:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from django import forms
@@ -58,7 +59,8 @@ class ScanUploadForm(forms.Form):
         budget = pixel_budget()  # one for the whole request: every file is charged to it
         for number, upload in enumerate(files, start=1):
             try:
-                validated.extend(read_and_validate_slices(upload, budget))
+                slices = read_and_validate_slices(upload, budget)
+                validated += [dataclasses.replace(s, position=number) for s in slices]
             except InvalidUpload as exc:
                 errors.append(f"File {number} ({_display_name(upload)}): {exc}")
         if errors:

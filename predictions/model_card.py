@@ -171,6 +171,11 @@ def _interval(entry: object) -> str:
     return text
 
 
+def percent_text(value: float | None) -> str:
+    """A threshold or rate from the card: 0.05 -> "5 %", 0.995 -> "99.5 %"."""
+    return _percent(value)
+
+
 def _percent(value: float | None) -> str:
     if value is None:
         return "?"

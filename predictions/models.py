@@ -57,6 +57,9 @@ class Scan(models.Model):
     # De-identified technical DICOM tags only (an allow-list); never the header itself.
     dicom_meta = models.JSONField(default=dict, blank=True)
     frame_index = models.PositiveIntegerField(null=True, blank=True)
+    # The file's place in its upload (1, 2, ...) in the order the clinician chose the files;
+    # the frames of a multi-frame DICOM file share it. None for scans from before it existed.
+    upload_position = models.PositiveIntegerField(null=True, blank=True)
     uploaded_at = models.DateTimeField(default=timezone.now, db_index=True)
     image_purged_at = models.DateTimeField(null=True, blank=True)
 
@@ -70,6 +73,16 @@ class Scan(models.Model):
 
     def __str__(self) -> str:
         return f"Scan {self.pk}"
+
+    @property
+    def upload_order(self) -> str:
+        """ "3" for the third file of its upload, "3.2" for the second frame of a multi-frame
+        third file; "" when unknown."""
+        if self.upload_position is None:
+            return ""
+        if self.frame_index is None:
+            return str(self.upload_position)
+        return f"{self.upload_position}.{self.frame_index + 1}"
 
 
 class Prediction(models.Model):

@@ -5,8 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from predictions.model_card import Card, load_installed_card, operating_point_sentence
-from predictions.models import Label, Prediction, Scan
+from predictions.model_card import (
+    Card,
+    load_installed_card,
+    operating_point_sentence,
+    percent_text,
+)
+from predictions.models import Label, Prediction, Risk, Scan
 
 # Formats a browser shows in an <img>; other stored formats (TIFF) go through the preview.
 BROWSER_IMAGE_TYPES = {"image/jpeg", "image/png", "image/webp"}
@@ -44,6 +49,8 @@ def result_context(scan: Scan) -> dict[str, Any]:
         "operating_point": operating_point_sentence(card),
         "card_mismatch": _card_mismatch(prediction, card),
         "gate_verdict": gate_verdict(prediction),
+        "gate_score": gate_score_text(prediction),
+        "risk_sentence": risk_sentence(prediction, card),
         "reliability_note": reliability_note(prediction),
         "timings": timing_rows(prediction.timings),
     }
@@ -69,15 +76,69 @@ def reliability_note(prediction: Prediction) -> str:
     return UNFAMILIAR_NOTE if prediction.unfamiliar else ""
 
 
+def probability_text(value: object, digits: int = 1) -> str:
+    """0.9134 -> "91.3 %"; never "100.0 %" or "0.0 %", which would read as certainty.
+
+    A value that rounds to 100 shows as "> 99.9 %", one that rounds to 0 as "< 0.1 %" (for
+    `digits` = 1); empty for a missing value.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return ""
+    digits = int(digits)
+    step = 10.0**-digits  # the smallest step shown, in percent
+    percent = float(value) * 100
+    nbsp = "\N{NO-BREAK SPACE}"
+    if percent >= 100 - step / 2:
+        return f">{nbsp}{100 - step:.{digits}f}{nbsp}%"
+    if percent < step / 2:
+        return f"<{nbsp}{step:.{digits}f}{nbsp}%"
+    return f"{percent:.{digits}f}{nbsp}%"
+
+
+def risk_sentence(prediction: Prediction, card: Card | None) -> str:
+    """One plain sentence from the class probabilities to the risk level.
+
+    "No tumour 79 %" beside "Medium risk" reads as a contradiction unless the page says that
+    risk follows the tumour probability (the three tumour classes together) and where the
+    installed model card puts the thresholds.
+    """
+    tumour = probability_text(prediction.tumour_probability)
+    if not tumour or not prediction.risk:
+        return ""
+    risk = prediction.get_risk_display().lower()
+    if prediction.label == Label.NOTUMOR:
+        start = (
+            f"No tumour is the most likely class ({probability_text(prediction.confidence)}), "
+            f"but the three tumour classes together have {tumour}"
+        )
+    else:
+        start = f"The three tumour classes together have {tumour}"
+    if card is None or not card.has_thresholds:
+        return f"{start}: {risk} risk (the model card with the thresholds is not installed)."
+    medium, high = percent_text(card.medium), percent_text(card.high)
+    if prediction.risk == Risk.LOW:
+        rule = f"below the {medium} from which risk is medium"
+    elif prediction.risk == Risk.MEDIUM:
+        rule = f"at least {medium} and below {high}"
+    else:
+        rule = f"at least {high}"
+    return f"{start}, which is {rule}: hence {risk} risk."
+
+
 def gate_verdict(prediction: Prediction) -> str:
-    """The input check in words; the score is <= 1 for an accepted slice, > 1 for a refused one."""
+    """The input check in plain words; its score is for the technical details."""
     if prediction.gate_accepted is None:
         return "Not checked yet."
-    score = "" if prediction.gate_score is None else f" (score {prediction.gate_score:.2f}"
-    score += "; 1.00 is the limit)" if score else ""
     if prediction.gate_accepted:
-        return f"Accepted as a brain MRI slice{score}."
-    return f"Refused: not recognised as a brain MRI slice{score}."
+        return "Accepted as a brain MRI slice."
+    return "Refused: not recognised as a brain MRI slice."
+
+
+def gate_score_text(prediction: Prediction) -> str:
+    """The input check's score: <= 1 for an accepted slice, > 1 for a refused one."""
+    if prediction.gate_score is None:
+        return ""
+    return f"{prediction.gate_score:.2f} (a slice is accepted up to 1.00)"
 
 
 def timing_rows(timings: dict[str, float] | None) -> list[tuple[str, float]]:

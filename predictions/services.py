@@ -90,11 +90,26 @@ def _create_scan(
         file_size=len(upload.data),
         dicom_meta=upload.dicom_meta,
         frame_index=upload.frame_index,
+        upload_position=upload.position,
     )
     scan.image.save(f"scan.{upload.extension}", ContentFile(upload.data), save=False)
     written.append(scan.image.name)
     scan.save()
     return Prediction.objects.create(scan=scan)
+
+
+def earlier_upload(
+    owner: User, sha256s: Iterable[str], *, before: int | None = None
+) -> Scan | None:
+    """The first scan `owner` made of the same file (the same SHA-256), or None.
+
+    Only the owner's own scans: a clinician must never learn that someone else uploaded a file.
+    `before` limits it to scans older than that scan id (a scan is not its own duplicate).
+    """
+    scans = Scan.objects.filter(owner=owner, sha256__in=list(sha256s))
+    if before is not None:
+        scans = scans.filter(pk__lt=before)
+    return scans.order_by("pk").first()
 
 
 def enqueue_prediction(prediction_id: int) -> bool:

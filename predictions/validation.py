@@ -72,6 +72,7 @@ class ValidatedUpload:
     sha256: str
     dicom_meta: dict[str, object] = field(default_factory=dict)  # allow-listed tags only
     frame_index: int | None = None  # the frame of a multi-frame DICOM file
+    position: int | None = None  # the file's place in its upload, 1 for the first
 
 
 def validate_upload(

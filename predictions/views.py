@@ -6,6 +6,7 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.db.models import F
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -75,8 +76,16 @@ def upload(request: AuthenticatedRequest) -> HttpResponse:
     return render(request, "predictions/upload.html", context, status=status)
 
 
+UPLOAD_ORDER = (
+    F("upload_position").asc(nulls_last=True),
+    F("frame_index").asc(nulls_first=True),
+    "id",
+)
+
+
 def _batch_scans(request: AuthenticatedRequest, batch: uuid.UUID) -> list[Scan]:
-    scans = list(services.scans_for_user(request.user).filter(batch=batch).order_by("id"))
+    """The batch's slices in upload order: the order the files were chosen, then by frame."""
+    scans = list(services.scans_for_user(request.user).filter(batch=batch).order_by(*UPLOAD_ORDER))
     if not scans:
         raise Http404
     return scans
@@ -84,9 +93,21 @@ def _batch_scans(request: AuthenticatedRequest, batch: uuid.UUID) -> list[Scan]:
 
 @clinician_required
 def batch(request: AuthenticatedRequest, batch: uuid.UUID) -> HttpResponse:
-    return render(
-        request, "predictions/batch.html", {"scans": _batch_scans(request, batch), "batch": batch}
-    )
+    scans = _batch_scans(request, batch)
+    _mark_earlier_uploads(scans)
+    return render(request, "predictions/batch.html", {"scans": scans, "batch": batch})
+
+
+def _mark_earlier_uploads(scans: list[Scan]) -> None:
+    """Set `earlier` on each scan to its owner's first scan of the same file, if older (one query)."""
+    owner_id = scans[0].owner_id  # a batch has one owner
+    first: dict[str, Scan] = {}
+    same_files = Scan.objects.filter(owner_id=owner_id, sha256__in={s.sha256 for s in scans})
+    for other in same_files.order_by("-pk").only("pk", "sha256", "uploaded_at"):
+        first[other.sha256] = other  # the lowest id wins
+    for scan in scans:
+        earlier = first.get(scan.sha256)
+        scan.earlier = earlier if earlier is not None and earlier.pk < scan.pk else None
 
 
 @clinician_required
@@ -99,7 +120,12 @@ def batch_status(request: AuthenticatedRequest, batch: uuid.UUID) -> JsonRespons
 @clinician_required
 def detail(request: AuthenticatedRequest, scan_id: int) -> HttpResponse:
     scan = services.get_scan_for_user(request.user, scan_id)
-    context = {"scan": scan, "prediction": scan.prediction, **result_context(scan)}
+    context = {
+        "scan": scan,
+        "prediction": scan.prediction,
+        "earlier": services.earlier_upload(scan.owner, [scan.sha256], before=scan.pk),
+        **result_context(scan),
+    }
     return render(request, "predictions/detail.html", context)
 
 
@@ -113,6 +139,7 @@ def _status_json(scan: Scan) -> dict[str, object]:
     prediction: Prediction = scan.prediction
     return {
         "id": scan.pk,
+        "upload_order": scan.upload_order,
         "status": prediction.status,
         "status_display": prediction.get_status_display(),
         "finished": prediction.is_finished,

@@ -6,6 +6,7 @@ what their JavaScript and links need.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import uuid
 from typing import Any
@@ -41,6 +42,11 @@ class ScanFileForm(ScanUploadForm):
     """One file of an upload page submission; `batch` joins it to the files sent before."""
 
     batch = forms.UUIDField(label="Batch")
+    # The file's place among the files chosen on the page (1 for the first): the batch page
+    # and the CSV number slices by it, since parallel requests arrive in any order.
+    position = forms.IntegerField(label="Position", required=False, min_value=1, max_value=100_000)
+    # Sent after the page warned that this file was uploaded before and the user went on.
+    allow_duplicate = forms.BooleanField(label="Upload again", required=False)
 
     def __init__(self, owner: User, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -72,9 +78,21 @@ def upload_file(request: AuthenticatedRequest) -> JsonResponse:
     if not form.is_valid():
         return JsonResponse({"error": _first_error(form)}, status=400)
     batch = form.cleaned_data["batch"]
+    position = form.cleaned_data["position"]
+    uploads = [dataclasses.replace(u, position=position) for u in form.cleaned_data["images"]]
+    if not form.cleaned_data["allow_duplicate"]:
+        earlier = services.earlier_upload(request.user, [u.sha256 for u in uploads])
+        if earlier is not None:  # nothing is stored: the page asks whether to go on
+            return JsonResponse(
+                {
+                    "error": "You uploaded this file before.",
+                    "duplicate_of": duplicate_json(earlier),
+                },
+                status=409,
+            )
     predictions = services.submit_scans(
         request.user,
-        form.cleaned_data["images"],
+        uploads,
         case_reference=form.cleaned_data["case_reference"],
         batch=batch,
     )
@@ -92,6 +110,15 @@ def upload_file(request: AuthenticatedRequest) -> JsonResponse:
     )
 
 
+def duplicate_json(scan: Scan) -> dict[str, object]:
+    """An earlier scan of the same file, for the page's warning and the API's `duplicate_of`."""
+    return {
+        "id": scan.pk,
+        "url": reverse("predictions:detail", args=[scan.pk]),
+        "uploaded_at": timezone.localtime(scan.uploaded_at).isoformat(timespec="seconds"),
+    }
+
+
 def _first_error(form: forms.Form) -> str:
     """The message the clinician needs, led by the field it is about (the file comes first)."""
     for name in ("images", *form.fields, "__all__"):
@@ -106,9 +133,19 @@ def _first_error(form: forms.Form) -> str:
 @clinician_required
 @require_GET
 def export_csv(request: AuthenticatedRequest) -> HttpResponse:
-    """Exactly the rows the dashboard lists for the same filters, as a streamed CSV file."""
+    """Exactly the rows the dashboard lists for the same filters, as a streamed CSV file.
+
+    An invalid filter answers 400: exporting every row instead would not be what was asked.
+    """
+    form = HistoryFilterForm(request.GET)
+    if not form.is_valid():  # the history shows the same error beside the field
+        return HttpResponse(
+            f"Bad filter: {form.first_error()}\n",
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
     scans = services.scans_for_user(request.user).filter(owner=request.user)
-    scans = HistoryFilterForm(request.GET).apply(scans)
+    scans = form.apply(scans)
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     return csv_response(scans, f"brainscan-history-{stamp}.csv")
 

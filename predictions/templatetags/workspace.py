@@ -6,7 +6,7 @@ from django import template
 from django.urls import reverse
 
 from predictions.models import Scan
-from predictions.results import BROWSER_IMAGE_TYPES
+from predictions.results import BROWSER_IMAGE_TYPES, probability_text
 
 register = template.Library()
 
@@ -17,6 +17,13 @@ def percent(value: object, digits: int = 1) -> str:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return ""
     return f"{value * 100:.{int(digits)}f}\N{NO-BREAK SPACE}%"
+
+
+@register.filter
+def probability(value: object, digits: int = 1) -> str:
+    """A model's probability: like `percent`, but never "100.0 %" or "0.0 %" (see
+    results.probability_text); rates and counts that can be exactly 100 % use `percent`."""
+    return probability_text(value, digits)
 
 
 @register.simple_tag

@@ -46,6 +46,9 @@ def test_header_and_one_row_per_scan_with_every_column(clinician, clinician_clie
         "id",
         "case_reference",
         "uploaded_at",
+        "batch",
+        "upload_order",
+        "sha256",
         "status",
         "label",
         "p_glioma",
@@ -57,12 +60,19 @@ def test_header_and_one_row_per_scan_with_every_column(clinician, clinician_clie
         "model_version",
         "review_verdict",
         "reviewed_label",
+        "review_note",
+        "reviewer",
+        "reviewed_at",
+        "rejection_reason",
     ]
     assert rows == [
         {
             "id": str(scan.pk),
             "case_reference": "ward-3",
             "uploaded_at": "2025-03-04T10:30:15+00:00",
+            "batch": str(scan.batch),
+            "upload_order": "",
+            "sha256": scan.sha256,
             "status": "done",
             "label": "glioma",
             "p_glioma": "0.910000",
@@ -74,6 +84,10 @@ def test_header_and_one_row_per_scan_with_every_column(clinician, clinician_clie
             "model_version": "brainscan-test-1",
             "review_verdict": "",
             "reviewed_label": "",
+            "review_note": "",
+            "reviewer": "",
+            "reviewed_at": "",
+            "rejection_reason": "",
         }
     ]
 

@@ -78,7 +78,7 @@ def test_result_shows_probabilities_risk_heatmap_and_disclaimer(
     assert 'download="scan-' in html
     assert 'id="overlay-opacity"' in html
     assert "Decision support, not a diagnosis." in html
-    assert "Accepted as a brain MRI slice (score 0.40; 1.00 is the limit)." in html
+    assert "<dd>Accepted as a brain MRI slice.</dd>" in html
     assert "Classifier" in html
     assert "55.5 ms" in html
 
@@ -112,7 +112,8 @@ def test_rejected_image_shows_the_reason_and_no_diagnosis(clinician, clinician_c
 
     assert "Not analysed: not recognised as a brain MRI slice" in html
     assert "This does not look like a brain MRI slice." in html
-    assert "Refused: not recognised as a brain MRI slice (score 3.20; 1.00 is the limit)." in html
+    assert "<dd>Refused: not recognised as a brain MRI slice.</dd>" in html
+    assert "3.20 (a slice is accepted up to 1.00)" in html
     assert "bar-value" not in html
     assert "Tumour probability" not in html
 
@@ -281,3 +282,132 @@ def test_a_no_tumour_result_says_which_tumour_class_its_heatmap_shows(
     html = page(clinician_client, scan)
     assert "evidence for meningioma, the most likely tumour class" in html
     assert 'although the answer is "no tumour"' in html
+
+
+# "No confusing signals" (issue 14): no "100.0 %", the risk explained, the gate in words.
+
+
+def test_no_probability_reads_as_certainty(clinician, clinician_client, no_card):
+    probabilities = {"glioma": 0.99971, "meningioma": 0.00026, "notumor": 0.00003, "pituitary": 0}
+    scan = make_scan(
+        clinician,
+        probabilities=probabilities,
+        confidence=0.99971,
+        tumour_probability=0.99997,
+    )
+
+    html = page(clinician_client, scan)
+
+    assert "100.0 %" not in html
+    assert "0.0 %" not in html
+    assert (
+        'Most likely class: <strong>Glioma</strong> <span class="muted">(&gt; 99.9 %)</span>'
+        in html
+    )
+    assert "Tumour probability <strong>&gt; 99.9 %</strong>" in html
+    assert re.search(r'bar-label">Meningioma.*?bar-value">&lt; 0.1 %<', html)
+    assert re.search(r'bar-label">Pituitary tumour.*?bar-value">&lt; 0.1 %<', html)
+
+
+def test_the_history_caps_the_displayed_confidence_too(clinician, clinician_client):
+    make_scan(clinician, confidence=0.99999)
+
+    html = re.sub(r"\s+", " ", clinician_client.get(reverse("predictions:dashboard")).text)
+
+    assert "100.0 %" not in html
+    assert "&gt; 99.9 %" in html
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (1.0, "> 99.9 %"),
+        (0.99951, "> 99.9 %"),
+        (0.99949, "99.9 %"),
+        (0.5, "50.0 %"),
+        (0.0005, "0.1 %"),
+        (0.00049, "< 0.1 %"),
+        (0.0, "< 0.1 %"),
+        (None, ""),
+    ],
+)
+def test_probability_text_caps_at_both_ends(value, text):
+    from predictions.results import probability_text
+
+    assert probability_text(value).replace("\N{NO-BREAK SPACE}", " ") == text
+
+
+def test_no_tumour_with_medium_risk_is_explained_in_one_sentence(
+    clinician, clinician_client, card_dir
+):
+    probabilities = {"glioma": 0.06, "meningioma": 0.12, "notumor": 0.79, "pituitary": 0.03}
+    scan = make_scan(
+        clinician,
+        label="notumor",
+        probabilities=probabilities,
+        confidence=0.79,
+        tumour_probability=0.21,
+        risk="medium",
+    )
+
+    html = page(clinician_client, scan)
+
+    assert (
+        '<p class="risk-explained" id="risk-explained">No tumour is the most likely class '
+        "(79.0 %), but the three tumour classes together have 21.0 %, which is at least 5 % "
+        "and below 62 %: hence medium risk.</p>"
+    ) in html
+
+
+@pytest.mark.parametrize(
+    ("label", "risk", "tumour", "rule"),
+    [
+        (
+            "glioma",
+            "high",
+            0.98,
+            "The three tumour classes together have 98.0 %, which is at least 62 %: hence high risk.",
+        ),
+        (
+            "notumor",
+            "low",
+            0.04,
+            "but the three tumour classes together have 4.0 %, which is below the 5 % from which risk is medium: hence low risk.",
+        ),
+    ],
+)
+def test_the_risk_sentence_names_the_threshold_that_applies(
+    clinician, clinician_client, card_dir, label, risk, tumour, rule
+):
+    scan = make_scan(clinician, label=label, risk=risk, tumour_probability=tumour)
+
+    assert rule in page(clinician_client, scan)
+
+
+def test_without_a_card_the_risk_sentence_says_the_thresholds_are_missing(
+    clinician, clinician_client, no_card
+):
+    html = page(clinician_client, make_scan(clinician))
+
+    assert "The three tumour classes together have 98.0 %: high risk (the model card" in html
+
+
+def test_input_check_in_plain_words_and_technical_details_folded(
+    clinician, clinician_client, no_card
+):
+    scan = make_scan(clinician)
+
+    html = page(clinician_client, scan)
+
+    assert "<dt>Input check</dt><dd>Accepted as a brain MRI slice.</dd>" in html
+    folded = html[html.index('<details class="tech-details no-print" id="technical-details">') :]
+    folded = folded[: folded.index("</details>")]
+    before = html[: html.index('<details class="tech-details')]
+    assert "<summary>Technical details</summary>" in folded
+    assert "0.40 (a slice is accepted up to 1.00)" in folded
+    assert scan.sha256 in folded
+    assert "ab" * 32 in folded  # the model file's SHA-256, in full
+    assert "55.5 ms" in folded
+    assert "Classifier" in folded
+    for hidden in ("score", scan.sha256, "ab" * 32, " ms<"):
+        assert hidden not in before

@@ -13,5 +13,60 @@
       });
   }
 
-  window.BrainscanDom = { getJson: getJson };
+  /* File names stay in this browser tab (sessionStorage, gone when the tab closes): a name
+   * can identify a patient, so brainscan never stores one. Keyed by scan id. */
+  var NAME_KEY = "brainscan.file-name.";
+
+  function rememberFileName(scanId, name) {
+    try {
+      window.sessionStorage.setItem(NAME_KEY + scanId, name);
+    } catch (e) {
+      /* storage full or disabled: the page simply shows no name */
+    }
+  }
+
+  function fileName(scanId) {
+    try {
+      return window.sessionStorage.getItem(NAME_KEY + scanId);
+    } catch (e) {
+      return null;
+    }
+  }
+
+  /* Fill every element marked .js-file-name[data-scan-id] whose name this tab knows. */
+  function showFileNames(root) {
+    var marks = (root || document).querySelectorAll(".js-file-name[data-scan-id]");
+    Array.prototype.forEach.call(marks, function (mark) {
+      var name = fileName(mark.dataset.scanId);
+      if (!name) return;
+      mark.querySelector(".js-name").textContent = name;
+      mark.hidden = false;
+    });
+  }
+
+  /* Signing out forgets the names, so the next person at this tab sees none. */
+  function forgetFileNamesOnSignOut() {
+    var forms = document.querySelectorAll("form.js-sign-out");
+    Array.prototype.forEach.call(forms, function (form) {
+      form.addEventListener("submit", function () {
+        try {
+          for (var i = window.sessionStorage.length - 1; i >= 0; i--) {
+            var key = window.sessionStorage.key(i);
+            if (key && key.indexOf(NAME_KEY) === 0) window.sessionStorage.removeItem(key);
+          }
+        } catch (e) {
+          /* nothing stored */
+        }
+      });
+    });
+  }
+
+  window.BrainscanDom = {
+    getJson: getJson,
+    rememberFileName: rememberFileName,
+    fileName: fileName,
+    showFileNames: showFileNames
+  };
+  showFileNames(document);
+  forgetFileNamesOnSignOut();
 })();

@@ -1,6 +1,12 @@
 /* Upload page: pick or drop many slices, see thumbnails, send one file per request with its
  * own progress bar and the server's own verdict. Without JavaScript the form still posts
- * all files at once to the same page. */
+ * all files at once to the same page.
+ *
+ * Each file carries its place in the selection ("position"), so the batch page and the CSV
+ * number slices in the order they were chosen whatever order the requests arrive in. A file
+ * this account uploaded before (same SHA-256) is answered 409 and not stored: the list says
+ * so, links to the earlier result and offers to upload it again. The file name of each
+ * stored scan is kept in this tab only (BrainscanDom.rememberFileName), never on the server. */
 (function () {
   "use strict";
 
@@ -74,6 +80,9 @@
     if (sending) return;
     var queue = items.filter(function (item) {
       return item.state === "ready" || item.state === "error";
+    });
+    queue.forEach(function (item) {
+      if (!item.position) item.position = items.indexOf(item) + 1; // kept for a retry
     });
     if (!queue.length) {
       say(items.length ? "There is nothing left to send." : "Choose at least one slice first.");
@@ -181,6 +190,8 @@
     data.append("images", item.file, item.file.name);
     data.append("case_reference", caseInput.value);
     data.append("batch", batch);
+    data.append("position", String(item.position));
+    if (item.allowDuplicate) data.append("allow_duplicate", "on");
     var xhr = new XMLHttpRequest();
     var bar = item.li.querySelector(".file-progress");
     bar.value = 0;
@@ -196,7 +207,14 @@
       if (xhr.status === 201 && reply) {
         bar.value = 100;
         item.batchUrl = reply.batch_url;
+        reply.scans.forEach(function (scan, index) {
+          var frame = reply.scans.length > 1 ? " (frame " + (index + 1) + ")" : "";
+          window.BrainscanDom.rememberFileName(scan.id, item.file.name + frame);
+        });
         setState(item, "done", "Uploaded; queued for analysis.");
+      } else if (xhr.status === 409 && reply && reply.duplicate_of) {
+        bar.value = 0;
+        showDuplicate(item, reply.duplicate_of);
       } else if (reply && reply.error) {
         setState(item, "refused", "Not accepted: " + reply.error);
       } else if (xhr.status === 403 || (xhr.responseURL && xhr.responseURL.indexOf(fileUrl) < 0)) {
@@ -216,10 +234,34 @@
     xhr.send(data);
   }
 
+  /* "You uploaded this file before: scan 12 (date). [Upload it again]"; Remove skips it. */
+  function showDuplicate(item, earlier) {
+    setState(item, "duplicate", "You uploaded this file before: ");
+    var state = item.li.querySelector(".file-state");
+    var link = document.createElement("a");
+    link.href = earlier.url;
+    link.className = "js-earlier";
+    link.textContent = "scan " + earlier.id;
+    state.appendChild(link);
+    state.appendChild(document.createTextNode(" (" + earlier.uploaded_at.slice(0, 16).replace("T", " ") + "). "));
+    var again = document.createElement("button");
+    again.type = "button";
+    again.className = "button small js-upload-again";
+    again.textContent = "Upload it again";
+    again.setAttribute("aria-label", "Upload " + item.file.name + " again");
+    again.addEventListener("click", function () {
+      item.allowDuplicate = true;
+      setState(item, "ready", "Will be uploaded again.");
+      refresh();
+      if (!sending) sendAll([item]);
+    });
+    state.appendChild(again);
+  }
+
   function done() {
     sending = false;
     submitButton.disabled = false;
-    var count = { done: 0, refused: 0, error: 0 };
+    var count = { done: 0, refused: 0, error: 0, duplicate: 0 };
     var batchUrl = null;
     items.forEach(function (item) {
       if (item.state in count) count[item.state]++;
@@ -230,13 +272,14 @@
       batchLink.href = batchUrl;
       batchLink.hidden = false;
     }
-    if (batchUrl && !count.refused && !count.error) {
+    if (batchUrl && !count.refused && !count.error && !count.duplicate) {
       say("All files uploaded. Opening the analysis page…");
       window.location.assign(batchUrl);
       return;
     }
     var parts = [count.done + " uploaded"];
     if (count.refused) parts.push(count.refused + " not accepted (see the messages above)");
+    if (count.duplicate) parts.push(count.duplicate + " uploaded before (see the links above; upload again or remove)");
     if (count.error) parts.push(count.error + " not sent; press “Upload and analyse” to retry");
     say(parts.join(", ") + ".");
   }

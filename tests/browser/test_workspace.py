@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import datetime as dt
 import io
 import json
 import re
@@ -330,5 +331,168 @@ def test_clinician_workspace_end_to_end(
     expect(page).to_have_url(f"{url}/accounts/login/")
     page.goto(f"{url}/scans/")
     expect(page).to_have_url(f"{url}/accounts/login/?next=/scans/")
+    context.close()
+    assert blocked == []
+
+
+def signed_in_context(browser: Browser, url: str, user: User):  # type: ignore[no-untyped-def]
+    """A new browser session of `user`, signed in through a session cookie."""
+    from django.conf import settings
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    context = browser.new_context(viewport=DESKTOP)
+    context.set_default_timeout(15_000)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": url}])
+    return context
+
+
+def csp_watch(page: Page) -> list[str]:
+    blocked: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            blocked.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    return blocked
+
+
+def test_file_names_stay_in_the_uploading_tab_and_a_repeated_file_is_flagged(
+    live_server, browser, queue, images, model_card
+):
+    """Issue 14, "results a clinician can trust and trace": names only in the browser tab that
+    uploaded them, slices numbered by selection order, a file uploaded before is flagged with
+    a link to the earlier result and may still be uploaded again."""
+    from accounts.tests.factories import make_clinician
+
+    url = live_server.url
+    user = make_clinician(email="dr.trace@example.org")
+    context = signed_in_context(browser, url, user)
+    page = context.new_page()
+    blocked = csp_watch(page)
+
+    page.goto(f"{url}/scans/upload/")
+    page.wait_for_load_state()
+    page.set_input_files("#id_images", [str(images[0]), str(images[1])])
+    expect(page.locator(".file-item")).to_have_count(2)
+    page.get_by_role("button", name="Upload and analyse 2 slices").click()
+    expect(page.get_by_role("heading", name="Analysis of 2 slices")).to_be_visible()
+
+    # The batch page, in the uploading tab: each row's place in the selection and its name.
+    first, second = (Scan.objects.get(upload_position=n) for n in (1, 2))
+    rows = page.locator("#batch-table tbody tr")
+    expect(rows.nth(0).locator(".upload-order")).to_have_text("1")
+    expect(rows.nth(0).locator(".js-file-name")).to_have_text("File: slice-a.png")
+    expect(rows.nth(1).locator(".js-file-name")).to_have_text("File: slice-b.jpg")
+    assert rows.nth(0).get_attribute("data-scan") == str(first.pk)
+    wait_for(lambda: len(queue) == 2)
+    for prediction_id in queue:
+        run_prediction(prediction_id)
+
+    # The result page shows the name too; no name reached the server.
+    page.goto(f"{url}/scans/{first.pk}/")
+    expect(page.locator(".file-name-line")).to_be_visible()
+    expect(page.locator(".file-name-line .js-name")).to_have_text("slice-a.png")
+    expect(page.locator("#upload-order")).to_have_text("slice 1 of its upload")
+    for scan in Scan.objects.all():
+        stored = " ".join(str(getattr(scan, f.attname)) for f in Scan._meta.concrete_fields)
+        assert "slice-a" not in stored
+        assert "slice-b" not in stored
+
+    # Another session of the same clinician sees the result, but no file name.
+    other = signed_in_context(browser, url, user).new_page()
+    other.goto(f"{url}/scans/{first.pk}/")
+    expect(other.get_by_text("Most likely class: Glioma")).to_be_visible()
+    other.wait_for_load_state()
+    expect(other.locator(".file-name-line")).to_be_hidden()
+    other.context.close()
+
+    # The same file again: flagged with a link to the earlier result, nothing stored ...
+    page.goto(f"{url}/scans/upload/")
+    page.wait_for_load_state()
+    page.set_input_files("#id_images", [str(images[0])])
+    page.get_by_role("button", name="Upload and analyse").click()
+    item = page.locator(".file-item")
+    expect(item.locator(".file-state")).to_contain_text("You uploaded this file before: ")
+    link = item.locator("a.js-earlier")
+    expect(link).to_have_text(f"scan {first.pk}")
+    assert link.get_attribute("href") == f"/scans/{first.pk}/"
+    expect(page.locator("#upload-status")).to_contain_text("1 uploaded before")
+    assert Scan.objects.count() == 2
+    shoot(page, "upload-duplicate")
+
+    # ... unless the clinician goes on.
+    page.get_by_role("button", name="Upload slice-a.png again").click()
+    expect(page.get_by_role("heading", name="Analysis of 1 slice")).to_be_visible()
+    assert Scan.objects.count() == 3
+    third = Scan.objects.order_by("pk").last()
+    assert third.sha256 == first.sha256
+    page.goto(f"{url}/scans/{third.pk}/")
+    expect(page.locator("#earlier-upload")).to_contain_text(f"scan {first.pk}")
+
+    # Signing out forgets the names kept in the tab.
+    page.get_by_role("button", name="Sign out").click()
+    assert (
+        page.evaluate("Object.keys(sessionStorage).filter(k => k.startsWith('brainscan.'))") == []
+    )
+    context.close()
+    assert blocked == []
+
+
+def test_error_pages_are_styled_and_lead_back_into_the_site(live_server, browser):
+    """Issue 14, "Pages": a wrong address gets the site's own 404 page, under the CSP."""
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    blocked = csp_watch(page)
+
+    response = page.goto(f"{live_server.url}/scans/no-such-page/")
+
+    assert response is not None
+    assert response.status == 404
+    expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
+    assert (
+        page.evaluate("getComputedStyle(document.querySelector('.site-header')).display") == "flex"
+    )
+    page.get_by_role("link", name="Go to the start page").click()
+    expect(page).not_to_have_url(re.compile(r"no-such-page"))
+    context.close()
+    assert blocked == []
+
+
+def test_the_printed_report_leads_with_the_reviewers_correction(live_server, browser, model_card):
+    """Issue 14: the correction heads the print report too; technical details are not printed."""
+    from accounts.tests.factories import make_clinician, make_reviewer_user
+    from predictions.tests.history import make_scan
+
+    owner = make_clinician(email="dr.print@example.org")
+    radiologist = make_reviewer_user(email="rad.print@example.org", full_name="Dr R. Print")
+    scan = make_scan(
+        owner,
+        label="meningioma",
+        review_verdict="corrected",
+        review_label="glioma",
+        reviewed_by=radiologist,
+        reviewed_at=dt.datetime(2025, 4, 2, 9, 0, tzinfo=dt.UTC),
+    )
+    context = signed_in_context(browser, live_server.url, owner)
+    page = context.new_page()
+    blocked = csp_watch(page)
+    page.goto(f"{live_server.url}/scans/{scan.pk}/")
+    headline = page.locator("#review-headline h2")
+    expect(headline).to_have_text("Reviewer: Glioma (AI said: Meningioma)")
+    expect(page.locator("#review-headline")).to_contain_text(
+        "Corrected by Dr R. Print on 2025-04-02"
+    )
+    expect(page.locator("#technical-details")).to_be_visible()
+    expect(page.locator("#technical-details .timings")).to_be_hidden()  # folded
+
+    page.emulate_media(media="print")
+    expect(headline).to_be_visible()
+    expect(page.locator("#technical-details")).to_be_hidden()
+    report = page.pdf(prefer_css_page_size=True, print_background=True)
+    assert len(re.findall(rb"/Type\s*/Page[^s]", report)) == 1  # still one page
     context.close()
     assert blocked == []
