@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.templatetags.static import static
 from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.views import defaults
@@ -19,7 +20,8 @@ NAV = ('href="/"', 'href="/scans/"', 'href="/scans/upload/"', 'href="/account/"'
 
 def assert_styled(html: str, heading: str) -> None:
     assert f"<h1>{heading}</h1>" in html
-    assert "/static/css/brainscan.css" in html
+    # the stylesheet's URL as the storage names it (hashed in the production profile)
+    assert static("css/brainscan.css") in html
     for link in NAV:
         assert link in html
     assert "<style" not in html
