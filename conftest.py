@@ -11,7 +11,10 @@ from django.db.backends.signals import connection_created
 from django.test import Client
 
 from accounts.models import User
-from accounts.tests.factories import UserFactory, make_clinician, make_reviewer_user
+from accounts.tests.factories import PASSWORD, UserFactory, make_clinician, make_reviewer_user
+from predictions.models import Prediction
+from predictions.tasks import run_prediction
+from predictions.tests.factories import PredictionFactory
 from predictions.tests.fakes import FakeEngine
 
 
@@ -108,6 +111,22 @@ def fake_engine(monkeypatch) -> FakeEngine:
     engine = FakeEngine()
     monkeypatch.setattr("predictions.tasks._engine", lambda: engine)
     return engine
+
+
+@pytest.fixture
+def done(clinician: User, fake_engine: FakeEngine) -> Prediction:
+    """One of the clinician's scans, analysed by the fake engine."""
+    prediction = PredictionFactory(scan__owner=clinician)
+    run_prediction(prediction.pk)
+    prediction.refresh_from_db()
+    return prediction
+
+
+@pytest.fixture
+def admin_client(db) -> Client:
+    """A superuser's client (pytest-django's own assumes a username field; ours signs in by
+    e-mail)."""
+    return _client_for(User.objects.create_superuser("root@example.org", PASSWORD))
 
 
 @pytest.fixture(scope="session")

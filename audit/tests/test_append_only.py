@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
-from accounts.models import User
-from accounts.tests.factories import PASSWORD
 from audit.log import record
 from audit.models import AppendOnlyError, AuditEvent
 
@@ -17,13 +14,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def event(clinician) -> AuditEvent:
     return record(AuditEvent.Action.RESULT_VIEWED, actor=clinician, object_type="scan", object_id=7)
-
-
-@pytest.fixture
-def admin_client() -> Client:
-    client = Client()
-    client.force_login(User.objects.create_superuser("root@example.org", PASSWORD))
-    return client
 
 
 def test_saving_an_existing_event_is_refused(event):

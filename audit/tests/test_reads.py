@@ -5,33 +5,12 @@ searches."""
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
-from accounts.models import User
-from accounts.tests.factories import PASSWORD
 from audit.models import AuditEvent
-from predictions.models import Prediction
-from predictions.tasks import run_prediction
-from predictions.tests.factories import PredictionFactory
 
 pytestmark = pytest.mark.django_db
 Action = AuditEvent.Action
-
-
-@pytest.fixture
-def done(clinician, fake_engine) -> Prediction:
-    prediction = PredictionFactory(scan__owner=clinician)
-    run_prediction(prediction.pk)
-    prediction.refresh_from_db()
-    return prediction
-
-
-@pytest.fixture
-def admin_client(db) -> Client:
-    client = Client()
-    client.force_login(User.objects.create_superuser("root@example.org", PASSWORD))
-    return client
 
 
 def events(action: str) -> list[AuditEvent]:

@@ -9,12 +9,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from accounts.models import User
-from accounts.tests.factories import PASSWORD
 from api.models import ApiToken
 from predictions.models import Prediction
-from predictions.tasks import run_prediction
-from predictions.tests.factories import PredictionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -31,21 +27,6 @@ def not_stored(response) -> bool:  # type: ignore[no-untyped-def]
     """private, no-store: ours, or Django's never_cache (allauth's pages) which includes both."""
     directives = {part.strip() for part in response.get("Cache-Control", "").split(",")}
     return {"private", "no-store"} <= directives
-
-
-@pytest.fixture
-def done(clinician, fake_engine) -> Prediction:
-    prediction = PredictionFactory(scan__owner=clinician)
-    run_prediction(prediction.pk)
-    prediction.refresh_from_db()
-    return prediction
-
-
-@pytest.fixture
-def admin_client(db) -> Client:
-    client = Client()
-    client.force_login(User.objects.create_superuser("root@example.org", PASSWORD))
-    return client
 
 
 def pages(done: Prediction) -> list[tuple[str, str]]:

@@ -21,14 +21,6 @@ pytestmark = pytest.mark.django_db
 CHANGELIST = reverse("admin:predictions_prediction_changelist")
 
 
-@pytest.fixture
-def done(clinician, fake_engine) -> Prediction:
-    prediction = PredictionFactory(scan__owner=clinician)
-    run_prediction(prediction.pk)
-    prediction.refresh_from_db()
-    return prediction
-
-
 def change_url(prediction: Prediction) -> str:
     return reverse("admin:predictions_prediction_change", args=[prediction.pk])
 
