@@ -10,7 +10,7 @@ import pytest
 
 from ml.cli.evaluate_sources import SOURCE_NAMES, gradcam_scores, markdown
 from ml.data.sources import BRATS_DIR, Item
-from ml.metrics.sources import source_metrics
+from ml.tests.source_rows import source_row
 
 
 def test_gradcam_scores_count_mass_and_the_hottest_pixel_inside_the_mask(tmp_path):
@@ -32,24 +32,13 @@ def test_gradcam_scores_count_mass_and_the_hottest_pixel_inside_the_mask(tmp_pat
     assert scores["pointing_hit"]["ci95"][0] <= 0.5 <= scores["pointing_hit"]["ci95"][1]
 
 
-def _source(y, tumour_p, accepted, people):
-    probs = np.zeros((len(y), 4))
-    probs[:, 0], probs[:, 2] = tumour_p, 1 - np.asarray(tumour_p)
-    s = source_metrics(
-        np.array(y), probs, np.array(accepted), people, {"medium": 0.2, "high": 0.5}, 2,
-        n_resamples=20,
-    )  # fmt: skip
-    s["called_glioma"] = float((probs.argmax(1) == 0).mean())
-    return s
-
-
 def test_the_report_has_a_row_per_source_and_says_what_was_not_analysed():
     sources = {
-        "ixi_test": _source([2, 2, 2], [0.1, 0.1, 0.9], [True, True, False], ["a", "b", "c"]),
-        "brats": _source([0, 0], [0.9, 0.1], [True, True], ["p", "q"]),
+        "ixi_test": source_row(
+            "ixi_test", [2, 2, 2], [0.1, 0.1, 0.9], [True, True, False], ["a", "b", "c"]
+        ),
+        "brats": source_row("brats", [0, 0], [0.9, 0.1], [True, True], ["p", "q"]),
     }
-    for name, s in sources.items():
-        s["description"] = SOURCE_NAMES[name]
     rows = {
         "unchanged": {"agreement": 1.0, "gate_pass": 0.5},
         "gamma 0.6": {"agreement": 0.75, "gate_pass": 0.25},

@@ -7,13 +7,12 @@ import json
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from ml.cli.evaluate_sources import SOURCE_NAMES, _ixi, refuse_trained_on
+from ml.cli.evaluate_sources import _ixi, refuse_trained_on
 from ml.cli.transfer import parse_args, record, summary
 from ml.data.sources import Item
-from ml.metrics.sources import source_metrics
+from ml.tests.source_rows import source_row
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -43,25 +42,16 @@ def test_a_model_trained_on_any_of_the_people_is_refused(tmp_path):
         refuse_trained_on({"ixi_all": items}, splits)
 
 
-def _source(name, y, tumour_p, accepted, people):
-    probs = np.zeros((len(y), 4))
-    probs[:, 0], probs[:, 2] = tumour_p, 1 - np.asarray(tumour_p)
-    s = source_metrics(
-        np.array(y), probs, np.array(accepted), people, {"medium": 0.2, "high": 0.5}, 2,
-        n_resamples=20,
-    )  # fmt: skip
-    s["description"] = SOURCE_NAMES[name]
-    return s
-
-
 def _report() -> dict:
     normals = [2] * 4
     return {
         "model": "brainscan-cnn-9",
         "sha256": "cd" * 32,
         "sources": {
-            "ixi_all": _source("ixi_all", normals, [0.1, 0.1, 0.1, 0.9], [True] * 4, list("abcd")),
-            "brats": _source("brats", [0, 0], [0.9, 0.1], [True, False], ["p", "q"]),
+            "ixi_all": source_row(
+                "ixi_all", normals, [0.1, 0.1, 0.1, 0.9], [True] * 4, list("abcd")
+            ),
+            "brats": source_row("brats", [0, 0], [0.9, 0.1], [True, False], ["p", "q"]),
         },
     }
 
