@@ -25,7 +25,7 @@ import numpy as np
 from ml import CLASS_NAMES
 from ml.artifacts import CARD_FILE, DEFAULT_MODEL, MODEL_CARD_MD, REPORTS_DIR, SPLITS_FILE
 from ml.card import read_card, write_card
-from ml.cli.markdown import table
+from ml.cli.markdown import interval_cell, table
 from ml.data.sources import (
     BRATS_DIR,
     Item,
@@ -223,16 +223,6 @@ def evaluate(args) -> dict:
     return result
 
 
-def _cell(entry: dict | None) -> str:
-    if not entry or entry.get("value") is None:
-        return "–"
-    text = f"{100 * entry['value']:.1f} %"
-    if entry.get("ci95"):
-        lo, hi = entry["ci95"]
-        text += f" ({100 * lo:.1f}–{100 * hi:.1f})"
-    return text
-
-
 def markdown(r: dict, command: str) -> str:
     lines = [
         "# Evaluation by source",
@@ -262,11 +252,11 @@ def markdown(r: dict, command: str) -> str:
                     s["description"],
                     s["slices"],
                     s["people"],
-                    _cell(s["gate_pass"]),
-                    _cell(s["analysed_metrics"]["accuracy"]),
-                    _cell(s["analysed_metrics"]["tumour_sensitivity_medium"]),
-                    _cell(s["analysed_metrics"]["specificity_medium"]),
-                    _cell(s["analysed_metrics"]["ece"]),
+                    interval_cell(s["gate_pass"]),
+                    interval_cell(s["analysed_metrics"]["accuracy"]),
+                    interval_cell(s["analysed_metrics"]["tumour_sensitivity_medium"]),
+                    interval_cell(s["analysed_metrics"]["specificity_medium"]),
+                    interval_cell(s["analysed_metrics"]["ece"]),
                 ]
                 for s in r["sources"].values()
             ],
@@ -288,12 +278,12 @@ def markdown(r: dict, command: str) -> str:
             [
                 [
                     s["description"],
-                    _cell(s["model_alone"]["accuracy"]),
-                    _cell(s["model_alone"]["tumour_sensitivity_medium"]),
-                    _cell(s["model_alone"]["tumour_sensitivity_high"]),
-                    _cell(s["model_alone"]["specificity_medium"]),
+                    interval_cell(s["model_alone"]["accuracy"]),
+                    interval_cell(s["model_alone"]["tumour_sensitivity_medium"]),
+                    interval_cell(s["model_alone"]["tumour_sensitivity_high"]),
+                    interval_cell(s["model_alone"]["specificity_medium"]),
                     f"{100 * s['called_glioma']:.1f} %",
-                    _cell(s["model_alone"]["ece"]),
+                    interval_cell(s["model_alone"]["ece"]),
                 ]
                 for s in r["sources"].values()
             ],
@@ -306,8 +296,8 @@ def markdown(r: dict, command: str) -> str:
         "## Grad-CAM on the BraTS/TCGA tumour masks",
         "",
         f"Heatmap of the most probable tumour class. Mass inside the tumour mask: "
-        f"{_cell(g['mass_inside_tumour'])}; pointing game (hottest pixel inside the mask "
-        f"dilated by {POINTING_DILATION_PX} px): {_cell(g['pointing_hit'])}.",
+        f"{interval_cell(g['mass_inside_tumour'])}; pointing game (hottest pixel inside the mask "
+        f"dilated by {POINTING_DILATION_PX} px): {interval_cell(g['pointing_hit'])}.",
         "",
         "## Robustness to display changes",
         "",
@@ -358,9 +348,9 @@ def main(argv: list[str] | None = None) -> dict:
     for name, s in result["sources"].items():
         m = s["model_alone"]
         print(
-            f"{name}: gate {_cell(s['gate_pass'])}; alone acc {_cell(m['accuracy'])}, "
-            f"sens@med {_cell(m['tumour_sensitivity_medium'])}, "
-            f"spec@med {_cell(m['specificity_medium'])}",
+            f"{name}: gate {interval_cell(s['gate_pass'])}; alone acc {interval_cell(m['accuracy'])}, "
+            f"sens@med {interval_cell(m['tumour_sensitivity_medium'])}, "
+            f"spec@med {interval_cell(m['specificity_medium'])}",
             flush=True,
         )
     return result

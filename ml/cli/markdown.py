@@ -551,11 +551,11 @@ def external_section(card: dict) -> str:
             [
                 s["description"],
                 f"{s['slices']} / {s['people']}",
-                _src(s["gate_pass"]),
-                _src(s["model_alone"]["tumour_sensitivity_medium"]),
-                _src(s["model_alone"]["specificity_medium"]),
-                _src(s["model_alone"]["accuracy"]),
-                _src(s["model_alone"]["ece"]),
+                interval_cell(s["gate_pass"]),
+                interval_cell(s["model_alone"]["tumour_sensitivity_medium"]),
+                interval_cell(s["model_alone"]["specificity_medium"]),
+                interval_cell(s["model_alone"]["accuracy"]),
+                interval_cell(s["model_alone"]["ece"]),
             ]
         )
     text = table(
@@ -589,7 +589,8 @@ pituitary data: external rows test glioma and no tumour only.
 """
 
 
-def _src(entry: dict | None) -> str:
+def interval_cell(entry: dict | None) -> str:
+    """A rate with its interval, "31.3 % (20.5–44.8)"; "–" where there is no such case."""
     if not entry or entry.get("value") is None:
         return "–"
     text = f"{100 * entry['value']:.1f} %"

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ml.artifacts import ARTIFACTS_DIR, CARD_FILE, MODEL_CARD_MD, REPORTS_DIR
 from ml.card import read_card, write_card
+from ml.cli.markdown import interval_cell
 
 CARD = ARTIFACTS_DIR / CARD_FILE
 LEFT_OUT_ROW = {"ixi": "ixi_all"}
@@ -70,23 +71,18 @@ def summary(left_out: str, left: dict, brats: dict | None) -> str:
     normals = left["model_alone"]["specificity_medium"]
     text = (
         f"Transfer estimate (leave one source out): the same recipe trained WITHOUT "
-        f"{LEFT_OUT_NAME[left_out]} called {_pct(normals)} of that source's slices "
+        f"{LEFT_OUT_NAME[left_out]} called {interval_cell(normals)} of that source's slices "
         f"({left['slices']} slices, {left['people']} people) no tumour at low risk "
-        f"(model alone), and its input gate passed {_pct(left['gate_pass'])}."
+        f"(model alone), and its input gate passed {interval_cell(left['gate_pass'])}."
     )
     if brats:
         found = brats["model_alone"]["tumour_sensitivity_medium"]
         text += (
             f" On BraTS/TCGA gliomas, which no model here was trained on, it found "
-            f"{_pct(found)} of tumour slices (risk ≥ medium, model alone; gate pass "
-            f"{_pct(brats['gate_pass'])})."
+            f"{interval_cell(found)} of tumour slices (risk ≥ medium, model alone; gate pass "
+            f"{interval_cell(brats['gate_pass'])})."
         )
     return text + " Intervals: 95 %, bootstrap over people."
-
-
-def _pct(entry: dict) -> str:
-    lo, hi = entry["ci95"]
-    return f"{100 * entry['value']:.1f} % ({100 * lo:.1f}–{100 * hi:.1f})"
 
 
 def record(args: argparse.Namespace) -> dict:
