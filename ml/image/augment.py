@@ -93,6 +93,16 @@ def _geometry(image, mask, rng: Rng, cfg: AugmentConfig):
     return image, warped.astype(bool)
 
 
+def erode_head(mask: np.ndarray, depth: float) -> np.ndarray:
+    """The (non-empty) head mask eroded by `depth` of the head's size (its bounding box's
+    longer side): the brain without skull and scalp, roughly."""
+    ys, xs = np.nonzero(mask)
+    extent = max(xs.max() - xs.min(), ys.max() - ys.min()) + 1
+    radius = max(1, int(round(depth * extent)))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    return cv2.erode(mask.astype(np.uint8), kernel).astype(bool)
+
+
 def skull_strip(image: np.ndarray, mask: np.ndarray, depth: float):
     """Approximate skull-stripping: erode the head mask by `depth` of the head's size,
     black out everything outside, and crop again to what is left (as a skull-stripped
@@ -101,10 +111,7 @@ def skull_strip(image: np.ndarray, mask: np.ndarray, depth: float):
     ys, xs = np.nonzero(mask)
     if len(xs) < 0.05 * mask.size:
         return image, mask
-    extent = max(xs.max() - xs.min(), ys.max() - ys.min()) + 1
-    radius = max(1, int(round(depth * extent)))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    brain = cv2.erode(mask.astype(np.uint8), kernel).astype(bool)
+    brain = erode_head(mask, depth)
     if brain.sum() < 0.3 * mask.sum():
         return image, mask
     ys, xs = np.nonzero(brain)
@@ -196,10 +203,7 @@ def skull_strip_slice(gray: np.ndarray, depth: float) -> np.ndarray:
     ys, xs = np.nonzero(mask)
     if len(xs) < 0.05 * mask.size:
         return gray
-    extent = max(xs.max() - xs.min(), ys.max() - ys.min()) + 1
-    radius = max(1, int(round(depth * extent)))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    brain = cv2.erode(mask.astype(np.uint8), kernel).astype(bool)
+    brain = erode_head(mask, depth)
     if brain.sum() < 0.3 * mask.sum():
         return gray
     return np.where(brain, gray, np.uint8(0))

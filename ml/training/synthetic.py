@@ -26,6 +26,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ml.image.augment import erode_head
+
 Rng = np.random.Generator
 SIZE_RANGE = (0.08, 0.35)  # lesion diameter, share of the head's extent
 PATTERNS = ("ring", "bright", "dark")
@@ -43,21 +45,15 @@ def add_lesion(crop: np.ndarray, mask: np.ndarray, rng: Rng) -> np.ndarray:
     cy, cx = _centre(inner, rng)
     tissue = np.sort(crop[inner].astype(np.float32))
     levels = _levels(str(rng.choice(PATTERNS)), rng)
-    lesion = _lesion(crop.shape, (cy, cx), diameter, levels, tissue, rng)
-    alpha = lesion[1] * mask
-    out = crop.astype(np.float32) * (1 - alpha) + lesion[0] * alpha
+    values, alpha = _lesion(crop.shape, (cy, cx), diameter, levels, tissue, rng)
+    alpha = alpha * mask
+    out = crop.astype(np.float32) * (1 - alpha) + values * alpha
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
 def _inner(mask: np.ndarray) -> np.ndarray:
     """The head mask eroded by 12 % of its size: brain, not skull or scalp."""
-    ys, xs = np.nonzero(mask)
-    if len(xs) == 0:
-        return mask
-    extent = max(xs.max() - xs.min(), ys.max() - ys.min()) + 1
-    radius = max(1, int(round(0.12 * extent)))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    return cv2.erode(mask.astype(np.uint8), kernel).astype(bool)
+    return erode_head(mask, 0.12) if mask.any() else mask
 
 
 def _centre(inner: np.ndarray, rng: Rng) -> tuple[int, int]:
@@ -67,7 +63,7 @@ def _centre(inner: np.ndarray, rng: Rng) -> tuple[int, int]:
 
 
 def _levels(pattern: str, rng: Rng) -> dict[str, float]:
-    """Quantiles of the host's head tissue for core, rim and oedema (None: absent)."""
+    """Quantiles of the host's head tissue for core, rim and oedema (-1: absent)."""
     oedema_bright = rng.random() < 0.5
     oedema = float(rng.uniform(0.6, 0.85) if oedema_bright else rng.uniform(0.1, 0.35))
     levels = {"oedema": oedema if rng.random() < 0.6 else -1.0}
