@@ -123,7 +123,7 @@ def _gate_inputs(job: tuple[str, int, str, int, bool]) -> tuple[np.ndarray, np.n
     gray = decode_image(Path(path).read_bytes())
     if changed:
         gray = random_slice_change(gray, np.random.default_rng(VARIANT_SEED + index))
-    crop, crop_mask, _, _ = head_crop(gray, size)
+    crop, crop_mask, _, _ = head_crop(gray, size, method)
     return image_statistics(gray), finish_uint8(crop, crop_mask, method)
 
 

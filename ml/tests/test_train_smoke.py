@@ -90,3 +90,16 @@ def test_evaluate_reports_both_test_sets_and_updates_the_card(trained, tmp_path)
     assert "leak-free test (n=2)" in (tmp_path / "CARD.md").read_text()
     for name in ("confusion_test.png", "roc_test_leak_free.png", "reliability_test.png"):
         assert (tmp_path / "reports" / name).stat().st_size > 0
+
+
+def test_training_with_the_background_relative_mask_names_it_on_the_card(tmp_path):
+    data = tmp_path / "data"
+    _write_fake_dataset(data)
+    out = tmp_path / "out"
+    args = ["--data", str(data), "--out", str(out), "--arch", "cnn_small", "--size", "32"]
+    args += ["--epochs", "1", "--max-steps", "1", "--batch-size", "8", "--verbose", "0"]
+    args += ["--audit-json", str(tmp_path / "none.json"), "--cache-dir", str(tmp_path / "c")]
+    args += ["--no-ixi", "--preprocessing", "crop-rank-v3"]
+    train_main(args)
+    assert load_card(out / "model_card.json").preprocessing_method == "crop-rank-v3"
+    assert list((tmp_path / "c").glob("crops-relative-mask-32px-*.npy"))

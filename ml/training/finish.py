@@ -172,6 +172,11 @@ PREPROCESSING_TEXT = {
     "largest contour, whole image as fallback), crop, INTER_AREA resize, gray levels inside "
     "the head replaced by their mid-rank (histogram equalisation within the head), 0 outside, "
     "/255",
+    "crop-rank-v3": "ml.image.preprocess.prepare: decode to 8-bit grayscale, head mask "
+    "(threshold halfway between the background's 2nd-percentile gray level and Otsu's, "
+    "largest contour, whole image as fallback), crop, INTER_AREA resize, gray levels inside "
+    "the head replaced by their mid-rank (histogram equalisation within the head), 0 outside, "
+    "/255",
 }
 
 

@@ -67,7 +67,11 @@ def load_data(cfg: TrainConfig, samples: list[Sample]) -> TrainData:
     train, val = training_items(cfg, samples)
     cache = Path(cfg.cache_dir)
     crops, masks = load_crops(
-        [i.path for i in train], cfg.size, names=[i.key for i in train], cache_dir=cache
+        [i.path for i in train],
+        cfg.size,
+        names=[i.key for i in train],
+        cache_dir=cache,
+        method=cfg.preprocessing,
     )
     x_train = np.stack(
         [finish_uint8(c, m, cfg.preprocessing) for c, m in zip(crops, masks, strict=True)]
