@@ -130,7 +130,9 @@ def odd_images(records: list[Record]) -> list[Record]:
     return odd
 
 
-def summarise(records: list[Record], groups: list[int], pairs: list[tuple[int, int]]) -> dict[str, Any]:
+def summarise(
+    records: list[Record], groups: list[int], pairs: list[tuple[int, int]]
+) -> dict[str, Any]:
     """Counts, duplicate groups, label conflicts and the leak-free test list."""
     members: dict[int, list[int]] = defaultdict(list)
     for i, g in enumerate(groups):

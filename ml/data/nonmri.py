@@ -145,7 +145,9 @@ def noise(rng: np.random.Generator) -> np.ndarray:
     if kind == 2:
         return (rng.random((height, width)) < 0.1).astype(np.uint8) * 255
     if kind == 3:
-        cloudy: np.ndarray = cv2.GaussianBlur(rng.normal(0, 1, (height, width)), (0, 0), rng.uniform(3, 30))
+        cloudy: np.ndarray = cv2.GaussianBlur(
+            rng.normal(0, 1, (height, width)), (0, 0), rng.uniform(3, 30)
+        )
         cloudy = (cloudy - cloudy.min()) / (np.ptp(cloudy) + 1e-9)
         return (255 * cloudy).astype(np.uint8)
     return rng.integers(0, 256, (height, width, 3), dtype=np.uint8)

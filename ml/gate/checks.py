@@ -159,9 +159,7 @@ class StatisticsCheck:
         return float(np.sqrt(((self.reference - scaled) ** 2).sum(axis=1).min()))
 
     @classmethod
-    def fit(
-        cls, training: np.ndarray, calibration: np.ndarray, quantile: float
-    ) -> StatisticsCheck:
+    def fit(cls, training: np.ndarray, calibration: np.ndarray, quantile: float) -> StatisticsCheck:
         centre = training.mean(axis=0)
         scale = np.maximum(training.std(axis=0), MIN_STAT_SCALE)
         partial = cls(centre, scale, ((training - centre) / scale).astype(np.float32), np.inf)

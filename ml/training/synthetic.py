@@ -78,9 +78,7 @@ def _levels(pattern: str, rng: Rng) -> dict[str, float]:
     return {k: float(v) for k, v in levels.items()}
 
 
-def _blob(
-    shape: tuple[int, ...], centre: tuple[int, int], diameter: int, rng: Rng
-) -> np.ndarray:
+def _blob(shape: tuple[int, ...], centre: tuple[int, int], diameter: int, rng: Rng) -> np.ndarray:
     """A soft irregular blob (0..1): an ellipse whose edge is pushed by smooth noise."""
     yy, xx = np.mgrid[: shape[0], : shape[1]].astype(np.float32)
     angle = rng.uniform(0, np.pi)
