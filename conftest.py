@@ -81,7 +81,7 @@ def reviewer(db) -> User:
 @pytest.fixture
 def pending_user(db) -> User:
     """Signed up, not yet approved as a clinician."""
-    return UserFactory(email="newcomer@example.org")
+    return UserFactory.create(email="newcomer@example.org")
 
 
 def _client_for(user: User) -> Client:
@@ -116,7 +116,7 @@ def fake_engine(monkeypatch) -> FakeEngine:
 @pytest.fixture
 def done(clinician: User, fake_engine: FakeEngine) -> Prediction:
     """One of the clinician's scans, analysed by the fake engine."""
-    prediction = PredictionFactory(scan__owner=clinician)
+    prediction = PredictionFactory.create(scan__owner=clinician)
     run_prediction(prediction.pk)
     prediction.refresh_from_db()
     return prediction
