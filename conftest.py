@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
 from django.test import Client
 
@@ -18,12 +19,12 @@ from predictions.tests.factories import PredictionFactory
 from predictions.tests.fakes import FakeEngine
 
 
-def _allow_audit_flush(sender: object, connection: object, **_: object) -> None:
+def _allow_audit_flush(sender: object, connection: BaseDatabaseWrapper, **_: object) -> None:
     """On MySQL/MariaDB, triggers refuse DELETE on the audit table (audit migration 0004)
     unless the session says it is maintenance; the test database's flush between tests is.
     audit/tests/test_triggers.py unsets it to see the triggers refuse."""
     if getattr(connection, "vendor", "") == "mysql":
-        with connection.cursor() as cursor:  # type: ignore[attr-defined]
+        with connection.cursor() as cursor:
             cursor.execute("SET @brainscan_audit_maintenance = 1")
 
 
