@@ -12,6 +12,7 @@ import multiprocessing
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -56,7 +57,11 @@ def list_samples(data_dir: str | Path) -> list[Sample]:
     return samples
 
 
-def parallel_map(fn: Callable, items: Iterable, *, processes: int = 2) -> Iterator:
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def parallel_map(fn: Callable[[T], R], items: Iterable[T], *, processes: int = 2) -> Iterator[R]:
     """Ordered map over a small process pool; processes=1 runs inline (tests, debugging)."""
     items = list(items)
     if processes <= 1 or len(items) < 64:
@@ -89,7 +94,8 @@ def _cache_key(names: list[str], size: int, kind: str) -> str:
 
 def _cached(cache: Path, build: Callable[[], np.ndarray]) -> np.ndarray:
     if cache.exists():
-        return np.load(cache)
+        cached: np.ndarray = np.load(cache)
+        return cached
     arrays = build()
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_suffix(".tmp.npy")

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 
 MIN_SIDE_FOR_CROP = 16  # below this a contour means nothing; use the whole image
 MIN_AREA_FRACTION = 0.05  # a "head" smaller than 5 % of the image is noise or text
@@ -42,7 +43,7 @@ BBox = tuple[int, int, int, int]
 
 @dataclass(frozen=True)
 class Prepared:
-    tensor: np.ndarray  # float32 (size, size, 1) in [0, 1]
+    tensor: NDArray[np.float32]  # (size, size, 1) in [0, 1]
     bbox: BBox  # (x, y, w, h) of the crop in the input image's coordinates
     mask: np.ndarray | None = None  # bool head mask of the WHOLE input image, if computed
 
@@ -191,6 +192,6 @@ def prepare(gray: np.ndarray, size: int, method: str = METHOD_V1) -> Prepared:
     return Prepared(tensor=to_model_input(resized), bbox=bbox, mask=mask)
 
 
-def to_model_input(resized: np.ndarray) -> np.ndarray:
+def to_model_input(resized: np.ndarray) -> NDArray[np.float32]:
     """uint8 (size, size) -> float32 (size, size, 1) in [0, 1]."""
     return (resized.astype(np.float32) / 255.0)[..., np.newaxis]

@@ -7,6 +7,7 @@ import pytest
 
 from ml.data.sources import Item, source_weights, split_people
 from ml.image import augment
+from ml.image.arrays import as_gray
 from ml.image.preprocess import (
     METHOD_RANK,
     METHOD_RANK_V3,
@@ -26,7 +27,7 @@ def _head(size: int = 96, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     img = np.zeros((size, size), np.uint8)
     cv2.ellipse(img, (size // 2, size // 2), (size // 3, size // 2 - 6), 0, 0, 360, 110, -1)
-    img = cv2.add(img, (rng.integers(0, 40, img.shape) * (img > 0)).astype(np.uint8))
+    img = as_gray(cv2.add(img, (rng.integers(0, 40, img.shape) * (img > 0)).astype(np.uint8)))
     cv2.circle(img, (size // 2 + 8, size // 2 - 5), 7, 220, -1)
     return img
 

@@ -11,6 +11,7 @@ import pytest
 from ml import CLASS_NAMES
 from ml.card import load_card, sha256_file
 from ml.cli.train import main as train_main
+from ml.image.arrays import as_gray
 
 
 def _write_fake_dataset(root, per_class: int = 6) -> None:
@@ -22,7 +23,7 @@ def _write_fake_dataset(root, per_class: int = 6) -> None:
             for i in range(per_class):
                 img = np.zeros((48, 40), np.uint8)
                 cv2.ellipse(img, (20, 24), (15, 19), 0, 0, 360, 90 + 20 * k, -1)
-                img = cv2.add(img, rng.integers(0, 30, img.shape).astype(np.uint8))
+                img = as_gray(cv2.add(img, rng.integers(0, 30, img.shape).astype(np.uint8)))
                 cv2.imwrite(str(folder / f"{split[:2]}-{name}-{i}.png"), img)
 
 
