@@ -44,6 +44,12 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
     approved_at = models.DateTimeField(null=True, blank=True, editable=False)
+    blind_read = models.BooleanField(
+        "blind read",
+        default=False,
+        help_text="Reviewers: see each image first and record a first impression before the "
+        "AI's answer is shown.",
+    )
 
     objects: ClassVar[UserManager] = UserManager()
 

@@ -39,6 +39,10 @@ def clinician_required(view: View) -> View:
 
 @clinician_required
 def dashboard(request: AuthenticatedRequest) -> HttpResponse:
+    user = request.user
+    if user.is_reviewer and not request.GET and not Prediction.objects.filter(owner=user).exists():
+        # A reviewer with no scans of their own works at the review desk, not an empty list.
+        return redirect(reverse("admin:predictions_prediction_changelist") + "?reviewed=no")
     form = HistoryFilterForm(request.GET)
     predictions = form.apply_to_predictions(Prediction.objects.filter(owner=request.user))
     counts = history_counts(predictions)
