@@ -145,6 +145,29 @@ def next_in_queue(
     return queue.first()
 
 
+@dataclass
+class NewReviews:
+    """Verdicts on a clinician's scans recorded since they last opened their history."""
+
+    count: int
+    latest: list[Prediction]  # the most recent few, newest first
+    scan_ids: set[int]  # of `latest`, to mark their rows
+
+
+def reviewed_since_last_visit(owner: User, shown: int = 10) -> NewReviews:
+    """The reviews of `owner`'s scans after their previous visit to the history (all of them
+    when no visit is recorded yet), and record this visit."""
+    now = timezone.now()
+    new = reviewed(Prediction.objects.filter(owner=owner))
+    if owner.reviews_seen_at is not None:
+        new = new.filter(reviewed_at__gt=owner.reviews_seen_at)
+    latest = list(new.select_related("scan").order_by("-reviewed_at", "-pk")[:shown])
+    count = len(latest) if len(latest) < shown else new.count()
+    User.objects.filter(pk=owner.pk).update(reviews_seen_at=now)
+    owner.reviews_seen_at = now
+    return NewReviews(count, latest, {p.scan_id for p in latest})
+
+
 def reviewed(predictions: QuerySet[Prediction] | None = None) -> QuerySet[Prediction]:
     predictions = predictions if predictions is not None else Prediction.objects.all()
     return predictions.filter(status=Prediction.Status.DONE).exclude(review_verdict="")

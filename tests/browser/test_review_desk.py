@@ -70,6 +70,8 @@ def test_the_reviewer_walks_the_queue_with_the_keyboard(live_server, browser):
     assert drawn(page, "#review-viewer") > 5  # the same viewer as the result page
     expect(page.locator(".field-confidence_shown .readonly")).to_have_text("91.0\u00a0%")
     assert violations(page) == []
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / "review-desk-1440.png")
 
     # A, then Enter: "Agrees" recorded, and the next one opens.
     page.locator("body").press("a")
@@ -128,6 +130,7 @@ def test_a_blind_read_shows_the_image_first_and_the_answer_after(live_server, br
     expect(page.get_by_role("button", name="Show heatmap")).to_have_count(0)
     expect(page.get_by_text("Meningioma", exact=True)).to_have_count(1)  # the radio only
     assert violations(page) == []
+    page.screenshot(path=SCREENSHOTS / "blind-read-1440.png")
     page.get_by_label("Glioma").check()
     page.get_by_role("button", name="Record my first impression and show the AI's answer").click()
 

@@ -210,7 +210,7 @@ def test_the_printed_report(live_server, browser, model_card):
     expect(page.locator("#technical-details")).to_be_hidden()
     page.set_viewport_size({"width": 718, "height": 1032})
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SCREENSHOTS / "report-print.png", full_page=True)
+    page.screenshot(path=SCREENSHOTS / "report-print-reviewed.png", full_page=True)
     page.emulate_media(media="null")
     report = page.pdf(prefer_css_page_size=True, print_background=True)
     assert len(re.findall(rb"/Type\s*/Page[^s]", report)) == 1  # one A4 page
