@@ -239,3 +239,16 @@ def admin_client_for_groups():  # type: ignore[no-untyped-def]
     client.force_login(User.objects.create_superuser("root@example.org", PASSWORD))
     user = UserFactory(email="by-hand@example.org", verified=False)
     return client, user, Group.objects.get(name=CLINICIANS)
+
+
+def test_the_start_page_says_what_brainscan_is_and_is_not(client, db):
+    html = client.get("/").content.decode()
+    assert "What it is not" in html
+    assert "Not a diagnosis." in html
+    assert 'href="/accounts/login/"' in html
+
+
+def test_a_signed_in_clinician_goes_from_the_start_page_to_their_scans(clinician_client):
+    response = clinician_client.get("/")
+    assert response.status_code == 302
+    assert response["Location"] == "/scans/"
