@@ -252,3 +252,24 @@ def test_a_signed_in_clinician_goes_from_the_start_page_to_their_scans(clinician
     response = clinician_client.get("/")
     assert response.status_code == 302
     assert response["Location"] == "/scans/"
+
+
+def test_confirming_the_address_gives_one_consistent_message(client, mailoutbox, db):
+    """Issue 14: no contradictory messages after sign-up."""
+    import re as _re
+
+    passphrase = "a-long-test-passphrase-42"
+    data = {"email": "new@example.org", "password1": passphrase, "password2": passphrase}
+    client.post(reverse("account_signup"), data)
+    confirm = _re.search(r"/accounts/confirm-email/\S+/", mailoutbox[-1].body).group(0)
+    response = client.post(confirm, follow=True)
+
+    texts = [str(m) for m in response.context["messages"]]
+    assert texts[-2:] == [
+        "You have confirmed new@example.org.",
+        "Welcome. Your account is waiting for an administrator to approve it as a clinician; "
+        "uploading opens once that is done.",
+    ]
+    assert not [text for text in texts if "Successfully signed in" in text]
+    assert not [text for text in texts if "sign in meanwhile" in text]
+    assert "Your account is waiting for approval" in response.content.decode()
