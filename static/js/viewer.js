@@ -572,7 +572,11 @@
       self.reset();
     });
     canvas.addEventListener("pointerdown", function (event) {
-      canvas.setPointerCapture(event.pointerId);
+      try {
+        canvas.setPointerCapture(event.pointerId); // keep the drag when it leaves the canvas
+      } catch (e) {
+        /* a pointer the browser no longer tracks: the drag still works inside the canvas */
+      }
       var tool = self.state.tool;
       if (event.button === 2 || event.shiftKey) tool = tool === "window" ? "pan" : "window";
       if (event.button === 1) tool = "pan";

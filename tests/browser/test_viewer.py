@@ -69,6 +69,15 @@ def test_zoom_pan_and_window_level_change_what_is_drawn(live_server, browser, mo
     context = signed_in_context(browser, live_server.url, owner)
     page = context.new_page()
     blocked = csp_watch(page)
+    elsewhere: list[str] = []  # works offline: nothing is fetched from another origin
+    page.on(
+        "request",
+        lambda r: (
+            None
+            if r.url.startswith((live_server.url, "data:", "blob:"))
+            else elsewhere.append(r.url)
+        ),
+    )
     page.goto(f"{live_server.url}/scans/{scan.pk}/")
     viewer_ready(page)
     canvas = page.locator("#result-viewer canvas.bsv-canvas")
@@ -150,6 +159,22 @@ def test_zoom_pan_and_window_level_change_what_is_drawn(live_server, browser, mo
     assert state(page)["zoom"] == 1
     assert state(page)["windowWidth"] == 256
 
+    # A pinch (two touch pointers moving apart) zooms in.
+    page.keyboard.press("0")
+    page.evaluate(
+        """() => {
+          const c = document.querySelector('#result-viewer canvas.bsv-canvas');
+          const b = c.getBoundingClientRect();
+          const at = (id, type, x, y) => c.dispatchEvent(new PointerEvent(type, {
+            pointerId: id, pointerType: 'touch', isPrimary: id === 1, bubbles: true,
+            clientX: b.left + x, clientY: b.top + y }));
+          at(1, 'pointerdown', 300, 300); at(2, 'pointerdown', 400, 300);
+          at(2, 'pointermove', 450, 300); at(2, 'pointermove', 500, 300);
+          at(1, 'pointerup', 300, 300); at(2, 'pointerup', 500, 300);
+        }"""
+    )
+    assert state(page)["zoom"] == pytest.approx(2.0, rel=0.01)  # the fingers' distance doubled
+
     # Full screen, and back.
     page.get_by_role("button", name="Full screen").click()
     page.wait_for_function("() => document.fullscreenElement !== null")
@@ -157,9 +182,9 @@ def test_zoom_pan_and_window_level_change_what_is_drawn(live_server, browser, mo
     page.get_by_role("button", name="Exit full screen").click()
     page.wait_for_function("() => document.fullscreenElement === null")
 
-    # No CDN: every request went to this server.
     context.close()
     assert blocked == []
+    assert elsewhere == []
 
 
 def test_a_no_tumour_heatmap_is_hidden_until_asked_for(live_server, browser, model_card):
