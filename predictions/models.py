@@ -167,6 +167,9 @@ class Prediction(models.Model):
             ),
             # The history's pages: newest first, ids only (filters.history_page).
             models.Index(fields=["owner", "uploaded_at", "scan"], name="prediction_owner_recent"),
+            # "Reviewed since your last visit" (reviews.reviewed_since_last_visit): a range of
+            # one clinician's review times, without reading their unreviewed rows.
+            models.Index(fields=["owner", "reviewed_at"], name="prediction_owner_reviewed"),
         ]
 
     def __str__(self) -> str:

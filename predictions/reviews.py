@@ -158,7 +158,7 @@ def reviewed_since_last_visit(owner: User, shown: int = 10) -> NewReviews:
     """The reviews of `owner`'s scans after their previous visit to the history (all of them
     when no visit is recorded yet), and record this visit."""
     now = timezone.now()
-    new = reviewed(Prediction.objects.filter(owner=owner))
+    new = reviewed(Prediction.objects.filter(owner=owner, reviewed_at__isnull=False))
     if owner.reviews_seen_at is not None:
         new = new.filter(reviewed_at__gt=owner.reviews_seen_at)
     latest = list(new.select_related("scan").order_by("-reviewed_at", "-pk")[:shown])
