@@ -293,6 +293,8 @@ def test_a_no_tumour_heatmap_starts_hidden_and_the_page_says_why(
     html = page(clinician_client, make_scan(clinician, label="notumor", heatmap_class="glioma"))
     assert 'data-overlay-visible="false"' in html
     assert 'The heatmap is hidden because the answer is "no tumour"' in html
+    # On paper it is printed, said to be the evidence for a tumour class, not a lesion.
+    assert 'the evidence for Glioma, not a lesion; the answer is "no tumour"' in html
     assert "the evidence for Glioma" in html
 
     tumour = page(clinician_client, make_scan(clinician, label="glioma", heatmap_class="glioma"))

@@ -290,6 +290,7 @@
     this.ready = Promise.all(loads).then(
       function (images) {
         var image = images[0];
+        var resized = image.naturalWidth !== self.width || image.naturalHeight !== self.height;
         self.width = image.naturalWidth;
         self.height = image.naturalHeight;
         self.lum = pixels(image, self.width, self.height);
@@ -299,7 +300,7 @@
         self.buffer.height = self.height;
         self.bufferData = self.buffer.getContext("2d").createImageData(self.width, self.height);
         self.autoWindow = autoWindow(self.lum);
-        if (self.state.centerX === null) {
+        if (self.state.centerX === null || resized) { // a slice of another size: re-centre
           self.state.centerX = self.width / 2;
           self.state.centerY = self.height / 2;
         }
