@@ -143,6 +143,13 @@ def test_a_blind_read_shows_the_image_first_and_the_answer_after(live_server, br
     page.click("#save-next")
     prediction = Prediction.objects.get(pk=scan.prediction.pk)
     assert (prediction.first_impression, prediction.review_verdict) == ("glioma", "agree")
+
+    # "Model in use" measures the agreement both ways.
+    page.goto(f"{live_server.url}/scans/model-in-use/")
+    expect(page.locator("#blind-1")).to_contain_text(
+        "1: the AI matched the reviewer's first impression in 0 (0.0"
+    )
+    assert violations(page) == []
     context.close()
     assert blocked == [], (blocked, page.url)
 
