@@ -26,9 +26,22 @@ class AccountAdapter(DefaultAccountAdapter):
         enumeration prevention), and only a new account would have had the note."""
         confirmed = super().confirm_email(request, email_address)
         if not email_address.user.can_analyze:
+            request._brainscan_awaiting_approval = True  # type: ignore[attr-defined]
             messages.info(
                 request,
                 "Welcome. Your account is waiting for an administrator to approve it as a "
-                "clinician; you can sign in meanwhile, and uploading opens once it is approved.",
+                "clinician; uploading opens once that is done.",
             )
         return confirmed
+
+    def add_message(  # type: ignore[override]
+        self, request: HttpRequest, level: int, message_template: str | None = None, *args, **kwargs
+    ) -> None:
+        """No "Successfully signed in" right after confirming an address that still waits
+        for approval: beside the welcome note and the "waiting for approval" page that
+        follows, it read as if the account were ready."""
+        if message_template == "account/messages/logged_in.txt" and getattr(
+            request, "_brainscan_awaiting_approval", False
+        ):
+            return
+        super().add_message(request, level, message_template, *args, **kwargs)

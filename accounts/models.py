@@ -44,6 +44,15 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
     approved_at = models.DateTimeField(null=True, blank=True, editable=False)
+    blind_read = models.BooleanField(
+        "blind read",
+        default=False,
+        db_default=False,  # rows written by code that predates the column get it too
+        help_text="Reviewers: see each image first and record a first impression before the "
+        "AI's answer is shown.",
+    )
+    # When this clinician last opened their history: reviews recorded after it are "new".
+    reviews_seen_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects: ClassVar[UserManager] = UserManager()
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from django import forms
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from predictions.models import Label, Prediction, Risk, Scan
@@ -156,22 +156,43 @@ def history_counts(predictions: QuerySet[Prediction]) -> dict[str, Any]:
     }
 
 
+RISK_ORDER = Case(
+    When(risk=Risk.HIGH, then=Value(0)),
+    When(risk=Risk.MEDIUM, then=Value(1)),
+    When(risk=Risk.LOW, then=Value(2)),
+    default=Value(3),
+    output_field=IntegerField(),
+)
+# The history's sort orders (?sort=), each ending in a unique key so pages never overlap.
+# "newest" walks the (owner, uploaded_at, scan) index; the others sort a clinician's rows.
+SORTS: dict[str, tuple[Any, ...]] = {
+    "newest": ("-uploaded_at", "-scan_id"),
+    "oldest": ("uploaded_at", "scan_id"),
+    "risk": (RISK_ORDER.asc(), "-uploaded_at", "-scan_id"),
+    "class": ("label", "-uploaded_at", "-scan_id"),
+}
+
+
 def history_page(
     predictions: QuerySet[Prediction],
     scans: QuerySet[Scan],
     number: str | int | None,
     total: int,
     per_page: int,
+    sort: str = "newest",
 ) -> Page:
     """One page of the history: scans of `predictions`, knowing there are `total` of them.
 
     Pages through scan ids on the (owner, uploaded_at, scan) index of predictions first and
     then loads only that page's rows from `scans` ("deferred join"): a deep OFFSET walks the
-    index instead of reading every skipped scan and prediction.
+    index instead of reading every skipped scan and prediction. `sort` is a key of SORTS.
     """
-    ids = predictions.order_by("-uploaded_at", "-scan_id").values_list("scan_id", flat=True)
+    order = SORTS.get(sort, SORTS["newest"])
+    ids = predictions.order_by(*order).values_list("scan_id", flat=True)
     paginator = Paginator(ids, per_page)
     paginator.count = total  # already counted; saves a COUNT(*)
     page: Page[Any] = paginator.get_page(number)  # of ids; its rows become the scans below
-    page.object_list = list(scans.filter(pk__in=list(page.object_list)))
+    wanted = list(page.object_list)
+    rows = {scan.pk: scan for scan in scans.filter(pk__in=wanted)}
+    page.object_list = [rows[pk] for pk in wanted if pk in rows]
     return page

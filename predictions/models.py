@@ -149,6 +149,14 @@ class Prediction(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     reviewed_at = models.DateTimeField(null=True, blank=True)
+    # A blind read (a reviewer's option, User.blind_read): the class the reviewer saw before
+    # the AI's answer was shown, beside the verdict given after it, so agreement can be
+    # measured both ways (reviews.ModelInUse).
+    first_impression = models.CharField(max_length=12, choices=Label.choices, blank=True)
+    first_impression_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    first_impression_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ("-created_at", "-id")
@@ -161,6 +169,9 @@ class Prediction(models.Model):
             ),
             # The history's pages: newest first, ids only (filters.history_page).
             models.Index(fields=["owner", "uploaded_at", "scan"], name="prediction_owner_recent"),
+            # "Reviewed since your last visit" (reviews.reviewed_since_last_visit): a range of
+            # one clinician's review times, without reading their unreviewed rows.
+            models.Index(fields=["owner", "reviewed_at"], name="prediction_owner_reviewed"),
         ]
 
     def __str__(self) -> str:

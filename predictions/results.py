@@ -53,7 +53,27 @@ def result_context(scan: Scan) -> dict[str, Any]:
         "risk_sentence": risk_sentence(prediction, card),
         "reliability_note": reliability_note(prediction),
         "timings": timing_rows(prediction.timings),
+        **viewer_facts(scan),
     }
+
+
+def viewer_facts(scan: Scan) -> dict[str, Any]:
+    """What the image viewer needs beyond the URLs: its accessible name, which class the
+    heatmap explains, and whether it starts hidden. For a "no tumour" answer it does: its
+    evidence for the most likely tumour class would otherwise look like a lesion."""
+    prediction: Prediction = scan.prediction
+    return {
+        "slice_label": f"The uploaded slice, scan {scan.pk}, {scan.width} by {scan.height} pixels",
+        "heatmap_class_name": class_name(prediction.heatmap_class),
+        "heatmap_hidden": prediction.label == Label.NOTUMOR,
+    }
+
+
+def class_name(value: str) -> str:
+    """ "glioma" -> "Glioma"; "" for no class, the value itself for an unknown one."""
+    if not value:
+        return ""
+    return str(Label(value).label) if value in Label.values else value
 
 
 def class_bars(prediction: Prediction) -> list[ClassBar]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Count, Max, QuerySet
+from django.db.models import Case, Count, IntegerField, Max, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from accounts.models import User
@@ -48,12 +48,45 @@ def check_reviewer(prediction: Prediction, reviewer: User) -> None:
         raise ReviewError("This is your own scan: another reviewer must record the verdict.")
 
 
+def blind_read_pending(prediction: Prediction, reviewer: User) -> bool:
+    """True while a blind reader must record a first impression before seeing the AI's answer:
+    their option is on, the scan is theirs to review and nobody has judged it yet."""
+    return bool(
+        reviewer.blind_read
+        and prediction.status == Prediction.Status.DONE
+        and not prediction.review_verdict
+        and not prediction.first_impression
+        and prediction.scan.owner_id != reviewer.pk
+    )
+
+
+@transaction.atomic
+def record_first_impression(prediction: Prediction, reviewer: User, label: str) -> Prediction:
+    """Store a blind reader's class, seen before the AI's answer; written once, never changed."""
+    check_reviewer(prediction, reviewer)
+    if prediction.status != Prediction.Status.DONE:
+        raise ReviewError("Only finished analyses with a predicted class can be reviewed.")
+    if prediction.review_verdict or prediction.first_impression:
+        raise ReviewError("This scan already has a first impression or a verdict.")
+    if label not in CLASSES:
+        raise ReviewError("Choose the class you see.")
+    prediction.first_impression = label
+    prediction.first_impression_by = reviewer
+    prediction.first_impression_at = timezone.now()
+    prediction.save(
+        update_fields=["first_impression", "first_impression_by", "first_impression_at"]
+    )
+    return prediction
+
+
 @transaction.atomic
 def record_review(
     prediction: Prediction, reviewer: User, *, verdict: str, label: str = "", note: str = ""
 ) -> Prediction:
     """Store a verdict with who gave it and when. Only the review fields are written."""
     check_reviewer(prediction, reviewer)
+    if blind_read_pending(prediction, reviewer):
+        raise ReviewError("Blind read: record your first impression before the verdict.")
     prediction.review_label = check_verdict(prediction, verdict, label)
     prediction.review_verdict = verdict
     prediction.review_note = note.strip()
@@ -72,6 +105,69 @@ def record_review(
     return prediction
 
 
+QUEUE_ORDERS = {"oldest": "oldest first", "risk": "highest risk first"}
+RISK_RANK = Case(
+    When(risk="high", then=Value(0)),
+    When(risk="medium", then=Value(1)),
+    default=Value(2),
+    output_field=IntegerField(),
+)
+
+
+def review_queue(reviewer: User, order: str = "oldest") -> QuerySet[Prediction]:
+    """The finished, unreviewed results `reviewer` may judge (never their own scans), oldest
+    first, or by risk (high, medium, low) and then oldest first."""
+    queue = (
+        Prediction.objects.filter(status=Prediction.Status.DONE, review_verdict="")
+        .exclude(owner=reviewer)
+        .annotate(risk_rank=RISK_RANK)
+    )
+    if order == "risk":
+        return queue.order_by("risk_rank", "created_at", "pk")
+    return queue.order_by("created_at", "pk")
+
+
+def next_in_queue(
+    reviewer: User, order: str = "oldest", after: Prediction | None = None
+) -> Prediction | None:
+    """The first result of the queue, or the first one after `after` in the queue's order
+    ("Next" skips the one on screen); from the start again when `after` was the last."""
+    queue = review_queue(reviewer, order)
+    if after is not None:
+        later = Q(created_at__gt=after.created_at) | Q(created_at=after.created_at, pk__gt=after.pk)
+        if order == "risk":
+            rank = {"high": 0, "medium": 1}.get(after.risk, 2)
+            later = Q(risk_rank__gt=rank) | (Q(risk_rank=rank) & later)
+        following = queue.filter(later).first()
+        if following is not None:
+            return following
+        return queue.exclude(pk=after.pk).first()
+    return queue.first()
+
+
+@dataclass
+class NewReviews:
+    """Verdicts on a clinician's scans recorded since they last opened their history."""
+
+    count: int
+    latest: list[Prediction]  # the most recent few, newest first
+    scan_ids: set[int]  # of `latest`, to mark their rows
+
+
+def reviewed_since_last_visit(owner: User, shown: int = 10) -> NewReviews:
+    """The reviews of `owner`'s scans after their previous visit to the history (all of them
+    when no visit is recorded yet), and record this visit."""
+    now = timezone.now()
+    new = reviewed(Prediction.objects.filter(owner=owner, reviewed_at__isnull=False))
+    if owner.reviews_seen_at is not None:
+        new = new.filter(reviewed_at__gt=owner.reviews_seen_at)
+    latest = list(new.select_related("scan").order_by("-reviewed_at", "-pk")[:shown])
+    count = len(latest) if len(latest) < shown else new.count()
+    User.objects.filter(pk=owner.pk).update(reviews_seen_at=now)
+    owner.reviews_seen_at = now
+    return NewReviews(count, latest, {p.scan_id for p in latest})
+
+
 def reviewed(predictions: QuerySet[Prediction] | None = None) -> QuerySet[Prediction]:
     predictions = predictions if predictions is not None else Prediction.objects.all()
     return predictions.filter(status=Prediction.Status.DONE).exclude(review_verdict="")
@@ -88,6 +184,20 @@ class ModelInUse:
     confusion: dict[str, dict[str, int]] = field(
         default_factory=lambda: {truth: dict.fromkeys(CLASSES, 0) for truth in CLASSES}
     )
+    # Blind reads with a verdict: how many, and how many times the AI's class matched the
+    # reviewer's first impression (before seeing it) and their final class (after).
+    blind_reads: int = 0
+    blind_agreed_first: int = 0
+    blind_agreed_final: int = 0
+    blind_changed: int = 0  # the final class differs from the first impression
+
+    @property
+    def blind_first_rate(self) -> float | None:
+        return _ratio(self.blind_agreed_first, self.blind_reads)
+
+    @property
+    def blind_final_rate(self) -> float | None:
+        return _ratio(self.blind_agreed_final, self.blind_reads)
 
     @property
     def analysed(self) -> int:
@@ -156,7 +266,7 @@ def models_in_use() -> list[ModelInUse]:
     verdicts = (
         reviewed()
         .exclude(model_version="")
-        .values("model_version", "label", "review_verdict", "review_label")
+        .values("model_version", "label", "review_verdict", "review_label", "first_impression")
         .annotate(n=Count("id"))
     )
     for verdict in verdicts:
@@ -168,6 +278,13 @@ def models_in_use() -> list[ModelInUse]:
         stats = versions[verdict["model_version"]]
         if truth in stats.confusion and verdict["label"] in CLASSES:
             stats.confusion[truth][verdict["label"]] += verdict["n"]
+        if verdict["first_impression"]:
+            stats.blind_reads += verdict["n"]
+            stats.blind_agreed_first += verdict["n"] * (
+                verdict["first_impression"] == verdict["label"]
+            )
+            stats.blind_agreed_final += verdict["n"] * (truth == verdict["label"])
+            stats.blind_changed += verdict["n"] * (truth != verdict["first_impression"])
     return sorted(versions.values(), key=lambda stats: stats.last_used, reverse=True)
 
 

@@ -16,10 +16,11 @@ from django.views.decorators.http import require_GET
 from accounts.http import AuthenticatedRequest
 from predictions import services
 from predictions.files import private_file_response
-from predictions.filters import HistoryFilterForm, history_counts, history_page
+from predictions.filters import SORTS, HistoryFilterForm, history_counts, history_page
 from predictions.forms import ScanUploadForm
 from predictions.models import Prediction, Scan
 from predictions.results import result_context
+from predictions.reviews import reviewed_since_last_visit
 
 View = Callable[..., HttpResponseBase]
 PAGE_SIZE = 25
@@ -40,14 +41,31 @@ def clinician_required(view: View) -> View:
 
 @clinician_required
 def dashboard(request: AuthenticatedRequest) -> HttpResponse:
+    user = request.user
+    if user.is_reviewer and not request.GET and not Prediction.objects.filter(owner=user).exists():
+        # A reviewer with no scans of their own works at the review desk, not an empty list.
+        return redirect(reverse("admin:predictions_prediction_changelist") + "?reviewed=no")
     form = HistoryFilterForm(request.GET)
     predictions = form.apply_to_predictions(Prediction.objects.filter(owner=request.user))
     counts = history_counts(predictions)
     scans = services.scans_for_user(request.user).filter(owner=request.user)
-    page = history_page(predictions, scans, request.GET.get("page"), counts["total"], PAGE_SIZE)
+    sort = request.GET.get("sort", "newest")
+    sort = sort if sort in SORTS else "newest"
+    number = request.GET.get("page")
+    page = history_page(predictions, scans, number, counts["total"], PAGE_SIZE, sort)
     filters = request.GET.copy()
     filters.pop("page", None)
-    context = {"page": page, "form": form, "counts": counts, "filters": filters.urlencode()}
+    unsorted = filters.copy()
+    unsorted.pop("sort", None)
+    context = {
+        "page": page,
+        "form": form,
+        "counts": counts,
+        "filters": filters.urlencode(),
+        "sort": sort,
+        "unsorted": unsorted.urlencode(),
+        "new_reviews": reviewed_since_last_visit(request.user),
+    }
     return render(request, "predictions/dashboard.html", context)
 
 

@@ -241,3 +241,37 @@ def admin_client_for_groups():
     client.force_login(User.objects.create_superuser("root@example.org", PASSWORD))
     user = UserFactory(email="by-hand@example.org", verified=False)
     return client, user, Group.objects.get(name=CLINICIANS)
+
+
+def test_the_start_page_says_what_brainscan_is_and_is_not(client, db):
+    html = client.get("/").content.decode()
+    assert "What it is not" in html
+    assert "Not a diagnosis." in html
+    assert 'href="/accounts/login/"' in html
+
+
+def test_a_signed_in_clinician_goes_from_the_start_page_to_their_scans(clinician_client):
+    response = clinician_client.get("/")
+    assert response.status_code == 302
+    assert response["Location"] == "/scans/"
+
+
+def test_confirming_the_address_gives_one_consistent_message(client, mailoutbox, db):
+    """Issue 14: no contradictory messages after sign-up."""
+    import re as _re
+
+    passphrase = "a-long-test-passphrase-42"
+    data = {"email": "new@example.org", "password1": passphrase, "password2": passphrase}
+    client.post(reverse("account_signup"), data)
+    confirm = _re.search(r"/accounts/confirm-email/\S+/", mailoutbox[-1].body).group(0)
+    response = client.post(confirm, follow=True)
+
+    texts = [str(m) for m in response.context["messages"]]
+    assert texts[-2:] == [
+        "You have confirmed new@example.org.",
+        "Welcome. Your account is waiting for an administrator to approve it as a clinician; "
+        "uploading opens once that is done.",
+    ]
+    assert not [text for text in texts if "Successfully signed in" in text]
+    assert not [text for text in texts if "sign in meanwhile" in text]
+    assert "Your account is waiting for approval" in response.content.decode()

@@ -76,7 +76,9 @@ def test_result_shows_probabilities_risk_heatmap_and_disclaimer(
     assert "Tumour probability <strong>98.0 %</strong>" in html
     assert reverse("predictions:overlay-image", args=[scan.pk]) in html
     assert 'download="scan-' in html
-    assert 'id="overlay-opacity"' in html
+    assert "data-brainscan-viewer" in html  # the viewer, with the gray heatmap to colour
+    assert f'data-overlay="{reverse("predictions:heatmap-image", args=[scan.pk])}"' in html
+    assert 'data-overlay-visible="true"' in html
     assert "Decision support, not a diagnosis." in html
     assert "<dd>Accepted as a brain MRI slice.</dd>" in html
     assert "Classifier" in html
@@ -280,8 +282,47 @@ def test_a_no_tumour_result_says_which_tumour_class_its_heatmap_shows(
 ):
     scan = make_scan(clinician, label="notumor", heatmap_class="meningioma")
     html = page(clinician_client, scan)
-    assert "evidence for meningioma, the most likely tumour class" in html
+    assert "evidence for Meningioma, the most likely tumour class" in html
     assert 'although the answer is "no tumour"' in html
+
+
+def test_a_no_tumour_heatmap_starts_hidden_and_the_page_says_why(
+    clinician, clinician_client, card_dir
+):
+    """Issue 14: for a "no tumour" result the heatmap must not look like a lesion."""
+    html = page(clinician_client, make_scan(clinician, label="notumor", heatmap_class="glioma"))
+    assert 'data-overlay-visible="false"' in html
+    assert 'The heatmap is hidden because the answer is "no tumour"' in html
+    # On paper it is printed, said to be the evidence for a tumour class, not a lesion.
+    assert 'the evidence for Glioma, not a lesion; the answer is "no tumour"' in html
+    assert "the evidence for Glioma" in html
+
+    tumour = page(clinician_client, make_scan(clinician, label="glioma", heatmap_class="glioma"))
+    assert 'data-overlay-visible="true"' in tumour
+    assert "heatmap-hidden-note" not in tumour
+
+
+def test_the_viewer_script_loads_before_the_page_script(clinician, clinician_client, no_card):
+    html = page(clinician_client, make_scan(clinician))
+    viewer = f'<script src="{static("js/viewer.js")}" defer></script>'
+    assert viewer in html
+    assert html.index(viewer) < html.index(static("js/result.js"))
+    assert f'href="{static("css/viewer.css")}"' in html
+
+
+def test_the_printed_report_has_the_full_overlay_the_clinician_and_a_signature_area(
+    clinician, clinician_client, no_card
+):
+    clinician.full_name = "Dr Alice Example"
+    clinician.save()
+    scan = make_scan(clinician)
+    html = page(clinician_client, scan)
+    prints = html[html.index('class="print-images print-only"') :]
+    assert f'src="{reverse("predictions:overlay-image", args=[scan.pk])}"' in prints[:600]
+    assert "Clinician: Dr Alice Example" in html
+    assert "Signature:" in html
+    # The status chip sits in a part the print stylesheet drops.
+    assert re.search(r'<span class="no-print"> ·\s*<span class="status', html)
 
 
 # "No confusing signals" (issue 14): no "100.0 %", the risk explained, the gate in words.

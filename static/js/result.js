@@ -1,33 +1,19 @@
-/* Result page: heatmap opacity slider and toggle, print button, and while the analysis is
- * still queued or running, a poll that reloads the page once the result is ready. */
+/* Result page: the print button, the "heatmap hidden" note (the viewer itself is
+ * js/viewer.js), and while the analysis is still queued or running, a poll that reloads the
+ * page once the result is ready. */
 (function () {
   "use strict";
 
-  var layer = document.getElementById("overlay-layer");
-  var slider = document.getElementById("overlay-opacity");
-  var output = document.getElementById("opacity-value");
-  var toggle = document.getElementById("overlay-toggle");
   var printButton = document.getElementById("print-report");
   var pending = document.getElementById("pending-card");
-  var lastOpacity = 100;
+  var hiddenNote = document.getElementById("heatmap-hidden-note");
+  var viewer = document.getElementById("result-viewer");
 
-  if (layer && slider) {
-    slider.addEventListener("input", function () {
-      setOpacity(parseInt(slider.value, 10));
+  /* The note "the heatmap is hidden because the answer is no tumour" goes once it is shown. */
+  if (viewer && hiddenNote) {
+    viewer.addEventListener("bsv:overlay", function (event) {
+      hiddenNote.hidden = event.detail.visible;
     });
-    toggle.addEventListener("click", function () {
-      var hidden = toggle.getAttribute("aria-pressed") === "true";
-      setOpacity(hidden ? lastOpacity || 100 : 0);
-    });
-  }
-
-  function setOpacity(value) {
-    if (value > 0) lastOpacity = value;
-    layer.style.opacity = String(value / 100);
-    slider.value = String(value);
-    output.textContent = value + "\u00a0%";
-    toggle.setAttribute("aria-pressed", value === 0 ? "true" : "false");
-    toggle.textContent = value === 0 ? "Show heatmap" : "Hide heatmap";
   }
 
   if (printButton) {

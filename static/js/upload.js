@@ -35,11 +35,19 @@
   });
 
   var items = [];
+  var overLimit = 0; // files chosen beyond maxFiles: never listed, but counted in the summary
   var batch = newBatchId(); // one batch per visit of this page: retries join the same batch
   var sending = false;
 
   document.documentElement.classList.add("js");
   input.removeAttribute("required");
+
+  // Leaving mid-upload would drop the files not sent yet: the browser asks first.
+  window.addEventListener("beforeunload", function (event) {
+    if (!sending) return;
+    event.preventDefault();
+    event.returnValue = "";
+  });
 
   input.addEventListener("change", function () {
     addFiles(input.files);
@@ -69,8 +77,9 @@
   });
 
   document.getElementById("clear-files").addEventListener("click", function () {
+    overLimit = 0;
     items.slice().forEach(function (item) {
-      if (item.state !== "uploading") removeItem(item);
+      if (item.state !== "uploading" && item.state !== "checking") removeItem(item);
     });
     input.focus();
   });
@@ -96,7 +105,9 @@
     var files = Array.prototype.slice.call(fileList || []);
     var room = maxFiles - items.length;
     if (files.length > room) {
-      say("At most " + maxFiles + " files per upload: " + (files.length - Math.max(room, 0)) +
+      var left = files.length - Math.max(room, 0);
+      overLimit += left;
+      say("At most " + maxFiles + " files per upload: " + left +
           " file(s) were not added. Upload the rest afterwards.");
       files = files.slice(0, Math.max(room, 0));
     }
@@ -160,7 +171,8 @@
     item.state = state;
     item.li.dataset.state = state;
     item.li.querySelector(".file-state").textContent = message;
-    item.li.querySelector(".remove-file").hidden = state === "uploading" || state === "done";
+    item.li.querySelector(".remove-file").hidden =
+      state === "uploading" || state === "checking" || state === "done";
   }
 
   function sendAll(queue) {
@@ -201,6 +213,11 @@
       var percent = Math.round((event.loaded / event.total) * 100);
       bar.value = percent;
       item.li.querySelector(".file-state").textContent = "Uploading… " + percent + "\u00a0%";
+    });
+    // Every byte sent: the server now reads and checks the file before it answers.
+    xhr.upload.addEventListener("load", function () {
+      bar.removeAttribute("value"); // an indeterminate bar: no percentage to show
+      setState(item, "checking", "Sent; the server is checking the file…");
     });
     xhr.addEventListener("load", function () {
       var reply = parseJson(xhr);
@@ -261,7 +278,7 @@
   function done() {
     sending = false;
     submitButton.disabled = false;
-    var count = { done: 0, refused: 0, error: 0, duplicate: 0 };
+    var count = { done: 0, refused: 0, error: 0, duplicate: 0, invalid: 0 };
     var batchUrl = null;
     items.forEach(function (item) {
       if (item.state in count) count[item.state]++;
@@ -272,13 +289,15 @@
       batchLink.href = batchUrl;
       batchLink.hidden = false;
     }
-    if (batchUrl && !count.refused && !count.error && !count.duplicate) {
+    if (batchUrl && !count.refused && !count.error && !count.duplicate && !count.invalid && !overLimit) {
       say("All files uploaded. Opening the analysis page…");
       window.location.assign(batchUrl);
       return;
     }
     var parts = [count.done + " uploaded"];
     if (count.refused) parts.push(count.refused + " not accepted (see the messages above)");
+    if (count.invalid) parts.push(count.invalid + " refused before sending (see the messages above)");
+    if (overLimit) parts.push(overLimit + " not added (over the limit of " + maxFiles + " files)");
     if (count.duplicate) parts.push(count.duplicate + " uploaded before (see the links above; upload again or remove)");
     if (count.error) parts.push(count.error + " not sent; press “Upload and analyse” to retry");
     say(parts.join(", ") + ".");
@@ -288,8 +307,10 @@
     panel.hidden = items.length === 0;
     var ready = items.filter(function (i) { return i.state === "ready"; }).length;
     var invalid = items.filter(function (i) { return i.state === "invalid"; }).length;
-    var text = items.length + (items.length === 1 ? " file" : " files") + " selected";
+    var chosen = items.length + overLimit;
+    var text = chosen + (chosen === 1 ? " file" : " files") + " selected";
     if (invalid) text += ", " + invalid + " will not be sent";
+    if (overLimit) text += ", " + overLimit + " not added (over the limit of " + maxFiles + ")";
     summary.textContent = text + ".";
     submitButton.textContent = ready > 1 ? "Upload and analyse " + ready + " slices" : "Upload and analyse";
   }

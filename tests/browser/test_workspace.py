@@ -274,19 +274,19 @@ def test_clinician_workspace_end_to_end(
     photo = Scan.objects.get(prediction__status=Prediction.Status.REJECTED)
     page.get_by_role("link", name=f"Scan {glioma.pk}", exact=True).click()
     expect(page.get_by_text("Most likely class: Glioma")).to_be_visible()
-    page.wait_for_load_state()  # the deferred dom.js and result.js have run
-    overlay = page.locator("#overlay-layer")
-    expect(overlay).to_be_visible()
-    page.wait_for_function("() => document.getElementById('overlay-layer').complete")
-    assert overlay.evaluate("img => img.naturalWidth") == 320  # the heatmap PNG was served
-    page.fill("#overlay-opacity", "40")
-    expect(page.locator("#opacity-value")).to_have_text("40 %")
-    assert overlay.evaluate("img => img.style.opacity") == "0.4"
+    page.wait_for_load_state()  # the deferred dom.js, viewer.js and result.js have run
+    # The viewer draws the slice with its heatmap (tests/browser/test_viewer.py drives it).
+    page.wait_for_function(
+        "() => { const v = document.getElementById('result-viewer').brainscanViewer;"
+        " return v && v.width === 320 && v.heat !== null; }"
+    )
+    page.locator("#result-viewer .bsv-opacity").fill("40")
+    expect(page.locator("#result-viewer .bsv-opacity-value")).to_have_text("40\u00a0%")
     expect(page.locator(".risk-badge")).to_have_text("High risk")
     expect(page.locator(".bar")).to_have_count(4)
     expect(page.get_by_text("Decision support, not a diagnosis.").first).to_be_visible()
     expect(page.locator(".operating-point")).to_contain_text(re.compile(r"high from 55\s%"))
-    page.fill("#overlay-opacity", "100")
+    page.locator("#result-viewer .bsv-opacity").fill("100")
     shoot(page, "result")
     page.emulate_media(media="print")
     page.set_viewport_size({"width": 718, "height": 1032})  # A4 less 12 mm margins, 96 dpi
