@@ -151,3 +151,23 @@ def _tiny_card(model_path: Path, input_size: int, seed: int, sha256: str) -> dic
         "intended_use": "tests only: an untrained model whose answers mean nothing",
         "metrics": {},
     }
+
+
+# A head phantom in RAS millimetres for the volume and study tests: an ellipsoid head, a
+# darker brain inside it and one bright ball (a "lesion") at a known place, so a test can
+# check that a reformatted slice shows the ball exactly where the geometry says it is.
+PHANTOM_LESION_RAS = (25.0, 20.0, 30.0)
+PHANTOM_LESION_RADIUS_MM = 10.0
+
+
+def head_phantom(points: np.ndarray) -> np.ndarray:
+    """Intensities at RAS points (..., 3): 0 outside, 100 skull/scalp, 60 brain, 200 lesion."""
+    x, y, z = points[..., 0], points[..., 1], points[..., 2]
+    head = (x / 70) ** 2 + (y / 90) ** 2 + (z / 80) ** 2 <= 1
+    brain = (x / 62) ** 2 + (y / 82) ** 2 + (z / 72) ** 2 <= 1
+    lesion = np.linalg.norm(points - np.array(PHANTOM_LESION_RAS), axis=-1) <= (
+        PHANTOM_LESION_RADIUS_MM
+    )
+    values = np.where(head, 100.0, 0.0)
+    values = np.where(brain, 60.0, values)
+    return np.where(lesion & brain, 200.0, values)
