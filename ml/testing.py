@@ -171,3 +171,30 @@ def head_phantom(points: np.ndarray) -> np.ndarray:
     values = np.where(head, 100.0, 0.0)
     values = np.where(brain, 60.0, values)
     return np.where(lesion & brain, 200.0, values)
+
+
+def phantom_planes(
+    col_dir: np.ndarray,
+    row_dir: np.ndarray,
+    *,
+    slices: int,
+    spacing: float,
+    pixel: float = 2.0,
+    size: int = 112,
+    step: np.ndarray | None = None,
+):
+    """Planes (ml.volumes.geometry.Plane) through the phantom centred on the origin, and
+    their pixels: slice k is `step` (default: the normal times `spacing`) from slice k-1."""
+    from ml.volumes.geometry import Plane
+
+    normal = np.cross(col_dir, row_dir)
+    step = normal * spacing if step is None else step
+    planes, images = [], []
+    r, c = np.mgrid[:size, :size]
+    for k in range(slices):
+        centre = (k - (slices - 1) / 2) * step
+        origin = centre - (size - 1) / 2 * pixel * (col_dir + row_dir)
+        points = origin + (c[..., None] * pixel) * col_dir + (r[..., None] * pixel) * row_dir
+        planes.append(Plane(origin, col_dir, row_dir, pixel, pixel))
+        images.append(head_phantom(points))
+    return planes, images

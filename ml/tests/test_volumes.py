@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from ml.testing import PHANTOM_LESION_RAS, head_phantom
+from ml.testing import phantom_planes as sample
 from ml.volumes.geometry import (
     GeometryError,
     Plane,
@@ -35,30 +36,6 @@ ORIENTATIONS = {
     "sagittal": (-Y, -Z),  # columns toward posterior, rows toward inferior
     "oblique": (rotation(Z, 20) @ rotation(X, 35) @ -X, rotation(Z, 20) @ rotation(X, 35) @ -Y),
 }
-
-
-def sample(
-    col_dir: np.ndarray,
-    row_dir: np.ndarray,
-    *,
-    slices: int,
-    spacing: float,
-    pixel: float = 2.0,
-    size: int = 112,
-    step: np.ndarray | None = None,
-) -> tuple[list[Plane], list[np.ndarray]]:
-    """Planes through the phantom centred on the origin, and their pixels."""
-    normal = np.cross(col_dir, row_dir)
-    step = normal * spacing if step is None else step
-    planes, images = [], []
-    r, c = np.mgrid[:size, :size]
-    for k in range(slices):
-        centre = (k - (slices - 1) / 2) * step
-        origin = centre - (size - 1) / 2 * pixel * (col_dir + row_dir)
-        points = origin + (c[..., None] * pixel) * col_dir + (r[..., None] * pixel) * row_dir
-        planes.append(Plane(origin, col_dir, row_dir, pixel, pixel))
-        images.append(head_phantom(points))
-    return planes, images
 
 
 def lesion_in(reformat) -> tuple[float, float, float]:

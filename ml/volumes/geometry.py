@@ -26,6 +26,9 @@ GAP_FACTOR = 1.5
 # A stack whose slices are at most this far apart is a volume (a 3-D acquisition, or
 # contiguous thin 2-D slices): it is reformatted. Thicker slices are used as they are.
 VOLUME_MAX_SPACING_MM = 2.5
+# ... and so is one whose slices are at most this many pixel widths apart (a 3 mm isotropic
+# volume is a volume; 0.5 mm pixels in 5 mm slices are 2-D slices).
+ISOTROPIC_FACTOR = 1.25
 # A 2-D series is axial if its normal is within this angle of the head's axis (AC-PC
 # tilted axials are still axial).
 AXIAL_MAX_TILT_DEG = 30.0
@@ -145,7 +148,12 @@ class Stack:
 
     @property
     def is_volume(self) -> bool:
-        return len(self.present) >= 3 and self.spacing_mm <= VOLUME_MAX_SPACING_MM
+        """Thin slices, or slices about as far apart as their pixels (an isotropic volume)."""
+        if len(self.present) < 3:
+            return False
+        spacing = self.spacing_mm
+        in_plane = max(self.voxel_mm[:2])
+        return spacing <= VOLUME_MAX_SPACING_MM or spacing <= ISOTROPIC_FACTOR * in_plane
 
     @property
     def is_axial(self) -> bool:
