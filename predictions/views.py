@@ -46,8 +46,29 @@ def dashboard(request: AuthenticatedRequest) -> HttpResponse:
     page = history_page(predictions, scans, request.GET.get("page"), counts["total"], PAGE_SIZE)
     filters = request.GET.copy()
     filters.pop("page", None)
-    context = {"page": page, "form": form, "counts": counts, "filters": filters.urlencode()}
+    context = {
+        "page": page,
+        "form": form,
+        "counts": counts,
+        "filters": filters.urlencode(),
+        **_studies_beside(request, form),
+    }
     return render(request, "predictions/dashboard.html", context)
+
+
+STUDIES_ON_DASHBOARD = 5
+
+
+def _studies_beside(request: AuthenticatedRequest, form: HistoryFilterForm) -> dict[str, object]:
+    """The newest of the clinician's studies that the same filters pick, for the history."""
+    from studies.filters import filter_studies
+    from studies.models import Study
+
+    studies = filter_studies(form, Study.objects.filter(owner=request.user))
+    return {
+        "studies": list(studies.order_by("-uploaded_at", "-pk")[:STUDIES_ON_DASHBOARD]),
+        "studies_total": studies.count(),
+    }
 
 
 @clinician_required
