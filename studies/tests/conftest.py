@@ -2,17 +2,7 @@ from __future__ import annotations
 
 import io
 
-import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-
-from studies.tests.fakes import FakeStudyEngine
-
-
-@pytest.fixture
-def study_engine(monkeypatch) -> FakeStudyEngine:
-    engine = FakeStudyEngine()
-    monkeypatch.setattr("predictions.tasks._engine", lambda: engine)
-    return engine
 
 
 def uploads(files: list[bytes], names: list[str] | None = None) -> list[SimpleUploadedFile]:
