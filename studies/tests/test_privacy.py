@@ -63,7 +63,9 @@ def test_no_identifying_value_of_a_study_is_kept_anywhere(
     ct = series_files("axial", slices=3, spacing=5.0, modality="CT")
     folder = [*series, *ct, series[5][:300], b"Patient MARKER^PATIENT-NAME-7731 report\n"]
     names = [f"{PHI_NAME}-{i}.dcm" for i in range(len(folder))]
-    archive = zipped({f"{PHI_NAME}/IM{i}": f for i, f in enumerate(series_files("axial", slices=6, spacing=6))})
+    archive = zipped(
+        {f"{PHI_NAME}/IM{i}": f for i, f in enumerate(series_files("axial", slices=6, spacing=6))}
+    )
     with django_capture_on_commit_callbacks(execute=True):
         clinician_client.post(reverse("studies:upload"), {"files": uploads(folder, names)})
         clinician_client.post(
