@@ -161,9 +161,18 @@ def choose(studies: list[PseudoStudy], floor: float) -> dict:
             1.0,
         )
         series = [v for s in brats for v in series_scores(s, k).values()]
+        held_out = [s for s in studies if s.source == "ixi" and s.part in ("validation", "test")]
+        at_floor = StudyRule(k, {"medium": floor, "high": 1.0})
+        flags = [
+            _z_of(s, o.driving)
+            for s in held_out
+            if (o := at_floor.apply(s.slice_results())).risk != "low"
+        ]
         candidates.append(
             {
                 "k": k,
+                "held_out_ixi_flagged_at_floor": round(len(flags) / len(held_out), 4),
+                "held_out_ixi_flag_z_at_floor": sorted(flags),
                 "medium": threshold,
                 "validation_flagged": float(np.mean(normal >= threshold)),
                 "brats_series_found": float(np.mean(np.array(series) >= threshold)),
@@ -261,6 +270,7 @@ def report_markdown(result: dict) -> str:
             f"{100 * c['validation_flagged']:.1f} %",
             f"{100 * c['brats_series_found']:.1f} %",
             f"{100 * c['brats_patients_found']:.1f} %",
+            _floor_cell(c),
         ]
         for c in result["candidates"]
     ]
@@ -302,7 +312,12 @@ For each k the medium threshold is the lowest value (not below the card's slice 
 {result["slice_thresholds"]["medium"]:.2f}) at which at most {100 * MAX_NORMAL_FLAGGED:.0f} % of the IXI validation
 studies reach it; k is the one that then finds most BraTS/TCGA series (ties: smaller k).
 
-{table(["rule", "medium threshold", "IXI validation flagged", "BraTS series found", "BraTS patients found"], candidates)}
+{table(["rule", "medium threshold", "IXI validation flagged", "BraTS series found", "BraTS patients found", f"IXI validation + test flagged at {result['slice_thresholds']['medium']:.2f} (z_index of the flagging slice)"], candidates)}
+
+IXI z_index counts 2 mm voxels from the bottom of the volume: values below about 40 are the
+skull base and posterior fossa, where single normal slices look most like tumour to the
+model. A rule has to keep those from flagging the study; k = 1 (the most suspicious slice)
+cannot.
 
 ## What this does not show
 
@@ -318,6 +333,13 @@ studies reach it; k is the one that then finds most BraTS/TCGA series (ties: sma
 - The study probability is a slice probability (the lowest in the most suspicious run), not
   a calibrated probability that the patient has a tumour.
 """
+
+
+def _floor_cell(candidate: dict) -> str:
+    if candidate.get("held_out_ixi_flagged_at_floor") is None:
+        return "–"
+    z = candidate["held_out_ixi_flag_z_at_floor"]
+    return f"{100 * candidate['held_out_ixi_flagged_at_floor']:.1f} % ({', '.join(map(str, z)) or 'none'})"
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -345,7 +367,7 @@ def main(argv: list[str] | None = None) -> dict:
         *choice["candidates"],
         {
             "k": None,
-            "medium": 1.0,
+            "medium": thresholds["medium"],
             "validation_flagged": float(np.mean(np.array(noisy) >= thresholds["medium"])),
             "brats_series_found": float(
                 np.mean([noisy_or([r.tumour_probability for r in res if r.tumour_probability is not None]) >= thresholds["medium"]
