@@ -314,10 +314,11 @@ studies reach it; k is the one that then finds most BraTS/TCGA series (ties: sma
 
 {table(["rule", "medium threshold", "IXI validation flagged", "BraTS series found", "BraTS patients found", f"IXI validation + test flagged at {result['slice_thresholds']['medium']:.2f} (z_index of the flagging slice)"], candidates)}
 
-IXI z_index counts 2 mm voxels from the bottom of the volume: values below about 40 are the
-skull base and posterior fossa, where single normal slices look most like tumour to the
-model. A rule has to keep those from flagging the study; k = 1 (the most suspicious slice)
-cannot.
+IXI z_index counts 2 mm voxels from the bottom of the volume; the slices here run from
+z_index {result["ixi_z_range"][0]} (skull base) to {result["ixi_z_range"][1]} (vertex). The
+last column says where single normal slices reach the slice threshold: one such slice
+flags a study under k = 1, and no rule that does so is usable, whichever end of the head
+it is at; k >= 2 asks for a neighbour that agrees.
 
 ## What this does not show
 
@@ -388,6 +389,10 @@ def main(argv: list[str] | None = None) -> dict:
         "slice_thresholds": slice_thresholds,
         "brats_step": args.brats_step,
         "gate_pass": gate_pass,
+        "ixi_z_range": [
+            min(z for s in studies if s.source == "ixi" for z, _ in s.series["T1"]),
+            max(z for s in studies if s.source == "ixi" for z, _ in s.series["T1"]),
+        ],
         "candidates": candidates,
         "results": results_by_part(studies, rule),
     }
