@@ -139,13 +139,12 @@ def upload_to_summary(files: list[bytes], engine) -> dict:  # type: ignore[no-un
     from django.test import Client
     from django.urls import reverse
 
+    import predictions.tasks
     from accounts.models import User
     from accounts.roles import approve_clinician
     from accounts.verification import mark_email_verified
     from studies import services
     from studies.models import Study
-
-    import predictions.tasks
 
     predictions.tasks._engine = lambda: engine  # the loaded engine: model load not counted
     owner = User.objects.create_user(f"bench-{time.time_ns()}@example.org", "bench-password-123")

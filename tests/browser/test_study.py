@@ -78,11 +78,15 @@ def test_a_study_upload_and_the_slice_browser(live_server, browser, study_engine
     assert study.status == Study.Status.DONE
     expect(page.locator("#study-label")).to_have_text("Glioma")
     expect(page.locator("#file-errors")).to_contain_text("This is a text file")  # README.TXT
-    expect(page.locator("#series-table")).to_contain_text("3-D sagittal volume, reformatted to axial")
+    expect(page.locator("#series-table")).to_contain_text(
+        "3-D sagittal volume, reformatted to axial"
+    )
 
     # The browser opens on the first slice that drives the result, with its heatmap.
     first_driving = study.driving_slices[0]
-    expect(page.locator("#sb-caption")).to_contain_text(f"Slice {first_driving + 1} of {study.slices_total}")
+    expect(page.locator("#sb-caption")).to_contain_text(
+        f"Slice {first_driving + 1} of {study.slices_total}"
+    )
     expect(page.locator("#sb-caption")).to_contain_text("flagged")
     page.wait_for_function("() => document.querySelector('#slice-browser canvas').width !== 384")
     page.wait_for_timeout(300)
