@@ -27,7 +27,7 @@ from predictions.storage import private_storage
 
 logger = logging.getLogger(__name__)
 PURGE_CHUNK = 500
-ORPHAN_FOLDERS = ("scans", "results")  # where uploads and analyses write (see models)
+ORPHAN_FOLDERS = ("scans", "results", "studies")  # where uploads and analyses write (models)
 ORPHAN_GRACE = timedelta(hours=1)
 
 
@@ -94,9 +94,13 @@ def purge_orphan_files(*, older_than: timedelta = ORPHAN_GRACE, now: datetime | 
 
 
 def _referenced_names() -> set[str]:
+    from studies.models import StudySlice  # studies builds on predictions, not the reverse
+
     names = set(Scan.objects.exclude(image="").values_list("image", flat=True))
     for field in ("heatmap", "overlay"):
         names.update(Prediction.objects.exclude(**{field: ""}).values_list(field, flat=True))
+    for field in ("image", "heatmap"):
+        names.update(StudySlice.objects.exclude(**{field: ""}).values_list(field, flat=True))
     return names
 
 

@@ -160,3 +160,24 @@ def test_deleting_a_study_removes_every_file(
     assert not Study.objects.filter(pk=study.pk).exists()
     assert StudySlice.objects.filter(study_id=study.pk).count() == 0
     assert stored(private_root) == []
+
+
+def test_orphan_purge_removes_a_dead_workers_study_file_and_keeps_the_studys(
+    clinician, monkeypatch, private_root, study_engine
+):
+    import os
+    import time as clock
+
+    from predictions.privacy import purge_orphan_files
+
+    study = make_study(clinician, monkeypatch, series_files("axial", slices=4, spacing=6.0))
+    run_study(study.pk)
+    orphan = private_root / "studies" / str(clinician.pk) / "dead-worker-heatmap.png"
+    orphan.write_bytes(b"\x89PNG")
+    old = clock.time() - 2 * 3600
+    for path in stored(private_root):
+        os.utime(path, (old, old))
+    kept = set(stored(private_root)) - {orphan}
+
+    assert purge_orphan_files() == 1
+    assert set(stored(private_root)) == kept
