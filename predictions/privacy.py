@@ -49,7 +49,8 @@ def purge_expired_images(*, days: int | None = None, now: datetime | None = None
     """Delete the image, overlay and heatmap of every finished scan older than `days`.
 
     The rows stay, marked `image_purged_at`, so statistics and reviews still count them.
-    Unfinished scans wait: a worker may be reading the image. Returns the number purged.
+    Unfinished scans wait: a worker may be reading the image. Studies follow the same rule
+    (studies.services.purge_expired_study_images). Returns the number of scans and studies purged.
     """
     days = settings.SCAN_RETENTION_DAYS if days is None else days
     if days <= 0:
@@ -66,7 +67,14 @@ def purge_expired_images(*, days: int | None = None, now: datetime | None = None
         purged += _purge(chunk, now)
     if purged:
         logger.info("retention: purged the images of %d scan(s) older than %d days", purged, days)
-    return purged
+    from studies.services import purge_expired_study_images  # studies builds on predictions
+
+    studies = purge_expired_study_images(days=days, now=now)
+    if studies:
+        logger.info(
+            "retention: purged the images of %d stud(ies) older than %d days", studies, days
+        )
+    return purged + studies
 
 
 def purge_orphan_files(*, older_than: timedelta = ORPHAN_GRACE, now: datetime | None = None) -> int:

@@ -61,6 +61,8 @@ class Study(models.Model):
     model_version = models.CharField(max_length=64, blank=True, db_index=True)
     model_sha256 = models.CharField(max_length=64, blank=True)
     timings = models.JSONField(default=dict, blank=True)
+    # SCAN_RETENTION_DAYS: the slice images and heatmaps were deleted; the results stay.
+    images_purged_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ("-uploaded_at", "-id")
@@ -166,7 +168,9 @@ class StudySlice(models.Model):
     position_mm = models.FloatField()  # along the slice normal (z for reformatted slices)
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
-    image = models.FileField(storage=private_storage, upload_to=slice_upload_to, max_length=200)
+    image = models.FileField(
+        storage=private_storage, upload_to=slice_upload_to, blank=True, max_length=200
+    )
     heatmap = models.FileField(
         storage=private_storage, upload_to=slice_upload_to, blank=True, max_length=200
     )

@@ -160,6 +160,27 @@ def delete_study(user: User, study: Study) -> None:
     logger.info("study %s deleted by its owner (user %s)", study_id, user.pk)
 
 
+def purge_expired_study_images(*, days: int, now=None) -> int:  # type: ignore[no-untyped-def]
+    """SCAN_RETENTION_DAYS for studies: the slice images and heatmaps of every finished study
+    older than `days` go (after the commit); the study, its series and results stay, marked
+    `images_purged_at`. Returns the number of studies purged."""
+    now = now or timezone.now()
+    expired = Study.objects.filter(
+        uploaded_at__lt=now - timedelta(days=days), images_purged_at=None
+    ).exclude(status__in=[Study.Status.PENDING, Study.Status.RUNNING])
+    purged = 0
+    for study_id in list(expired.values_list("pk", flat=True)):
+        slices = StudySlice.objects.filter(study_id=study_id)
+        names = [n for pair in slices.values_list("image", "heatmap") for n in pair if n]
+        with transaction.atomic():
+            purged += Study.objects.filter(pk=study_id, images_purged_at=None).update(
+                images_purged_at=now
+            )
+            slices.update(image="", heatmap="")
+            transaction.on_commit(partial(_delete_files, names), robust=True)
+    return purged
+
+
 def connect_file_cleanup() -> None:
     """Every way a slice row goes (this service, the admin, a cascade) takes its files."""
     pre_delete.connect(_slice_files_follow, sender=StudySlice, dispatch_uid="studies.slice_files")

@@ -210,3 +210,41 @@ def test_deleting_a_study_from_its_page(
     assert response.status_code == 302
     assert not Study.objects.exists()
     assert files_in(private_root) == []
+
+
+def test_retention_purges_study_images_and_keeps_the_results(
+    uploaded, clinician_client, private_root, settings, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from predictions.privacy import purge_expired_images
+
+    Study.objects.filter(pk=uploaded.pk).update(uploaded_at=timezone.now() - timedelta(days=40))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert purge_expired_images(days=30) == 1
+        assert purge_expired_images(days=30) == 0  # once
+
+    study = Study.objects.get(pk=uploaded.pk)
+    assert study.images_purged_at is not None
+    assert study.risk == "high"  # the result stays
+    assert files_in(private_root) == []
+    page = clinician_client.get(reverse("studies:detail", args=[study.pk])).content.decode()
+    assert 'id="images-purged"' in page
+    assert 'id="slice-browser"' not in page
+    assert (
+        clinician_client.get(reverse("studies:slice-image", args=[study.pk, 0])).status_code == 404
+    )
+
+
+def test_the_admin_lists_and_shows_studies_read_only(uploaded, admin_client):
+    listing = admin_client.get(reverse("admin:studies_study_changelist"))
+    page = admin_client.get(reverse("admin:studies_study_change", args=[uploaded.pk]))
+
+    assert listing.status_code == 200
+    assert page.status_code == 200
+    assert "3-D sagittal volume" in page.content.decode()
+    assert admin_client.get(reverse("admin:studies_study_add")).status_code == 403
+    changed = admin_client.post(reverse("admin:studies_study_change", args=[uploaded.pk]), {})
+    assert changed.status_code == 403
