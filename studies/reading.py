@@ -633,6 +633,8 @@ def _read_nifti(data: bytes, budget: _Budget) -> tuple[np.ndarray, np.ndarray]:
     )
     budget.charge(shape[2] if len(shape) > 2 else 1, shape[1], shape[0])  # before inflating
     expected = offset + int(np.prod(shape)) * itemsize
+    if expected > budget.limits.max_bytes:  # what a small .nii.gz would inflate to
+        raise StudyRefused(_too_many_bytes(budget.limits), too_large=True)
     raw = _gunzip(data, expected) if compressed else data
     if len(raw) < expected:
         raise _Unreadable("The NIfTI file is incomplete: it holds less data than its header says.")

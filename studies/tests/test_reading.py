@@ -223,3 +223,18 @@ def test_nothing_readable_is_refused_with_every_reason():
 
     assert "series 1: This series is CT" in str(refused.value)
     assert "file 4: This is a text file" in str(refused.value)
+
+
+def test_a_small_nifti_gz_that_inflates_past_the_limit_is_refused_before_inflating(monkeypatch):
+    import studies.reading
+
+    inflated = []
+    real = studies.reading._gunzip
+    monkeypatch.setattr(
+        studies.reading, "_gunzip", lambda data, limit: inflated.append(limit) or real(data, limit)
+    )
+    volume = nifti_volume(size=64)  # 64^3 int16 = 512 KiB inflated, a few KiB compressed
+
+    with pytest.raises(StudyRefused, match="larger than"):
+        read([volume], Limits(len(volume) * 4, 500, 400, 10**9, 10**7))
+    assert max(inflated) < 1000  # only the header was inflated

@@ -248,3 +248,17 @@ def test_the_admin_lists_and_shows_studies_read_only(uploaded, admin_client):
     assert admin_client.get(reverse("admin:studies_study_add")).status_code == 403
     changed = admin_client.post(reverse("admin:studies_study_change", args=[uploaded.pk]), {})
     assert changed.status_code == 403
+
+
+def test_the_study_upload_checks_csrf_after_streaming_the_files(clinician):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(clinician)
+
+    response = client.post(
+        reverse("studies:upload"), {"files": uploads(series_files("axial", slices=3, spacing=6))}
+    )
+
+    assert response.status_code == 403
+    assert Study.objects.count() == 0
