@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1:8000
 # Everything except the tests that need MySQL + Redis + a worker (those run in .ci/run).
 PYTEST_MARKERS ?= not integration
 
-.PHONY: run install install-dev system-deps migrate dev test test-services lint check \
+.PHONY: run install install-dev system-deps migrate dev test test-services lint typecheck check \
         audit train evaluate evaluate-transfer bench bench-ml bench-history bench-stack bench-study test-browser worker clean
 
 $(BIN)/python:
@@ -43,8 +43,8 @@ run: migrate
 
 dev: run
 
-## Command 2: install everything and run the whole test suite (lint, checks, unit, ML, browser tests).
-test: install-dev lint check
+## Command 2: install everything and run the whole test suite (lint, types, checks, unit, ML, browser tests).
+test: install-dev lint typecheck check
 	$(BIN)/pytest -m "$(PYTEST_MARKERS)" $(PYTEST_ARGS); status=$$?; \
 	  if [ $$status -eq 5 ]; then echo "pytest collected no tests"; fi; exit $$status
 
@@ -56,6 +56,10 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+
+# Types: the apps with django-stubs, ml/ at --strict's level (pyproject.toml [tool.mypy]).
+typecheck: $(VENV)/.installed-dev
+	$(BIN)/mypy
 
 check: $(VENV)/.installed-dev
 	$(BIN)/python manage.py check

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
 from django.test import Client
 
@@ -18,12 +19,12 @@ from predictions.tests.factories import PredictionFactory
 from predictions.tests.fakes import FakeEngine
 
 
-def _allow_audit_flush(sender: object, connection: object, **_: object) -> None:
+def _allow_audit_flush(sender: object, connection: BaseDatabaseWrapper, **_: object) -> None:
     """On MySQL/MariaDB, triggers refuse DELETE on the audit table (audit migration 0004)
     unless the session says it is maintenance; the test database's flush between tests is.
     audit/tests/test_triggers.py unsets it to see the triggers refuse."""
     if getattr(connection, "vendor", "") == "mysql":
-        with connection.cursor() as cursor:  # type: ignore[attr-defined]
+        with connection.cursor() as cursor:
             cursor.execute("SET @brainscan_audit_maintenance = 1")
 
 
@@ -81,7 +82,7 @@ def reviewer(db) -> User:
 @pytest.fixture
 def pending_user(db) -> User:
     """Signed up, not yet approved as a clinician."""
-    return UserFactory(email="newcomer@example.org")
+    return UserFactory.create(email="newcomer@example.org")
 
 
 def _client_for(user: User) -> Client:
@@ -126,7 +127,7 @@ def study_engine(monkeypatch):
 @pytest.fixture
 def done(clinician: User, fake_engine: FakeEngine) -> Prediction:
     """One of the clinician's scans, analysed by the fake engine."""
-    prediction = PredictionFactory(scan__owner=clinician)
+    prediction = PredictionFactory.create(scan__owner=clinician)
     run_prediction(prediction.pk)
     prediction.refresh_from_db()
     return prediction

@@ -20,7 +20,7 @@ class AccountAdapter(DefaultAccountAdapter):
             raise PermissionDenied("Unable to determine client IP address")
         return ip
 
-    def confirm_email(self, request: HttpRequest, email_address):  # type: ignore[no-untyped-def]
+    def confirm_email(self, request: HttpRequest, email_address):
         """The welcome note comes once the address is confirmed, not at sign-up: sign-up must
         answer the same way whether or not the address already has an account (allauth's
         enumeration prevention), and only a new account would have had the note."""

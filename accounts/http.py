@@ -8,4 +8,4 @@ from accounts.models import User
 
 
 class AuthenticatedRequest(HttpRequest):
-    user: User  # type: ignore[assignment]
+    user: User

@@ -16,7 +16,7 @@ from accounts.models import User
 
 def mark_email_verified(user: User) -> EmailAddress:
     """The user's own address, verified and primary (any other primary is demoted)."""
-    user.emailaddress_set.exclude(email__iexact=user.email).update(primary=False)
+    EmailAddress.objects.filter(user=user).exclude(email__iexact=user.email).update(primary=False)
     address, _created = EmailAddress.objects.update_or_create(
         user=user, email=user.email, defaults={"verified": True, "primary": True}
     )

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest
 from rest_framework import authentication, exceptions
+from rest_framework.request import Request
 
 from accounts.models import User
 from api.models import ApiToken
@@ -11,8 +11,15 @@ from api.models import ApiToken
 KEYWORD = "Token"
 
 
+class TokenRequest(Request):
+    """A request of a TokenAPIView: DRF has let it through with a token of an approved
+    clinician (TokenAuthentication, IsApprovedClinician), so its user is a User."""
+
+    user: User
+
+
 class TokenAuthentication(authentication.BaseAuthentication):
-    def authenticate(self, request: HttpRequest) -> tuple[User, ApiToken] | None:
+    def authenticate(self, request: Request) -> tuple[User, ApiToken] | None:
         header = authentication.get_authorization_header(request).split()
         if not header or header[0].lower() != KEYWORD.lower().encode():
             return None  # no token: DRF answers 401 with our WWW-Authenticate header
@@ -32,5 +39,5 @@ class TokenAuthentication(authentication.BaseAuthentication):
         token.touch()
         return token.user, token
 
-    def authenticate_header(self, request: HttpRequest) -> str:
+    def authenticate_header(self, request: Request) -> str:
         return KEYWORD

@@ -48,6 +48,8 @@ def _body(exc: exceptions.APIException) -> dict[str, Any]:
         return {"error": "invalid", "detail": " ".join(str(item) for item in exc.detail)}
     code = codes if isinstance(codes, str) else "error"
     body: dict[str, Any] = {"error": code, "detail": str(exc.detail)}
-    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-        body["retry_after_seconds"] = int(exc.wait + 0.999)
+    # DRF sets Throttled.wait (seconds or None); its stubs leave the attribute out.
+    wait = exc.wait if isinstance(exc, exceptions.Throttled) else None  # type: ignore[attr-defined]
+    if wait is not None:
+        body["retry_after_seconds"] = int(wait + 0.999)
     return body

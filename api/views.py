@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -16,15 +17,18 @@ from django.db.models import QuerySet
 from django.http import FileResponse
 from django.urls import reverse
 from rest_framework import exceptions, serializers, status
+from rest_framework.authentication import BaseAuthentication
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.renderers import JSONRenderer
+from rest_framework.parsers import BaseParser, FormParser, MultiPartParser
+from rest_framework.permissions import BasePermission
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
-from api.authentication import TokenAuthentication
+from api.authentication import TokenAuthentication, TokenRequest
 from api.exceptions import BadImage, PayloadTooLarge, api_exception_handler
 from api.permissions import IsApprovedClinician
 from api.results import scan_result
@@ -46,20 +50,20 @@ class TokenAPIView(APIView):
     # Never reads the session: the reviewer-MFA rule for sessions (accounts.middleware)
     # lets these through, and only these (not the session page /api/tokens/new).
     token_authenticated_only = True
-    authentication_classes = (TokenAuthentication,)
-    permission_classes = (IsApprovedClinician,)
-    throttle_classes = (TokenRateThrottle,)
+    authentication_classes: Sequence[type[BaseAuthentication]] = (TokenAuthentication,)
+    permission_classes: Sequence[type[BasePermission]] = (IsApprovedClinician,)
+    throttle_classes: Sequence[type[BaseThrottle]] = (TokenRateThrottle,)
     renderer_classes = (JSONRenderer,)
 
     def get_exception_handler(self) -> Any:
         return api_exception_handler
 
 
-def own_scans(request: Request) -> QuerySet[Scan]:
+def own_scans(request: TokenRequest) -> QuerySet[Scan]:
     return services.scans_for_user(request.user).filter(owner=request.user)
 
 
-def get_own_scan(request: Request, scan_id: int) -> Scan:
+def get_own_scan(request: TokenRequest, scan_id: int) -> Scan:
     scan = own_scans(request).filter(pk=scan_id).first()
     if scan is None:
         raise exceptions.NotFound("You have no scan with this id.")
@@ -84,7 +88,7 @@ class AnalyzeForm(serializers.Serializer):
 class AnalyzeView(TokenAPIView):
     parser_classes = (MultiPartParser, FormParser)
 
-    def post(self, request: Request) -> Response:
+    def post(self, request: TokenRequest) -> Response:
         _refuse_oversized_body(request)
         wait = _valid(AnalyzeParams, request.query_params)["wait"]
         form = _valid(AnalyzeForm, request.data)
@@ -106,7 +110,7 @@ class AnalyzeView(TokenAPIView):
         return Response(body, status=code, headers={"Location": body["status_url"]})
 
 
-def _duplicate_of(request: Request, scan: Scan) -> dict[str, Any] | None:
+def _duplicate_of(request: TokenRequest, scan: Scan) -> dict[str, Any] | None:
     """Your earlier scan of the same file (same SHA-256), if any: this one is stored anyway."""
     earlier = services.earlier_upload(request.user, [scan.sha256], before=scan.pk)
     if earlier is None:
@@ -167,17 +171,17 @@ class ScanPages(PageNumberPagination):
 
 
 class ScanListView(TokenAPIView):
-    def get(self, request: Request) -> Response:
+    def get(self, request: TokenRequest) -> Response:
         paginator = ScanPages()
         page = paginator.paginate_queryset(own_scans(request), request, view=self)
         return paginator.get_paginated_response([scan_result(scan, request) for scan in page or []])
 
 
 class ScanDetailView(TokenAPIView):
-    def get(self, request: Request, scan_id: int) -> Response:
+    def get(self, request: TokenRequest, scan_id: int) -> Response:
         return Response(scan_result(get_own_scan(request, scan_id), request))
 
-    def delete(self, request: Request, scan_id: int) -> Response:
+    def delete(self, request: TokenRequest, scan_id: int) -> Response:
         services.delete_scan(request.user, get_own_scan(request, scan_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -185,19 +189,20 @@ class ScanDetailView(TokenAPIView):
 class AnyAccept(BaseContentNegotiation):
     """Image endpoints answer PNG whatever the Accept header says; errors stay JSON."""
 
-    def select_parser(self, request: Request, parsers: list[Any]) -> Any:
-        return parsers[0]
+    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
+        return next(iter(parsers))
 
     def select_renderer(
-        self, request: Request, renderers: list[Any], format_suffix: str | None = None
-    ) -> tuple[Any, str]:
-        return renderers[0], renderers[0].media_type
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        first = next(iter(renderers))
+        return first, first.media_type
 
 
 class _ImageView(TokenAPIView):
     content_negotiation_class = AnyAccept
 
-    def get(self, request: Request, scan_id: int) -> FileResponse:
+    def get(self, request: TokenRequest, scan_id: int) -> FileResponse:
         return self.file_for(get_own_scan(request, scan_id))
 
     def file_for(self, scan: Scan) -> FileResponse:
@@ -206,7 +211,7 @@ class _ImageView(TokenAPIView):
 
 class ScanImageView(_ImageView):
     def file_for(self, scan: Scan) -> FileResponse:
-        extension = scan.image.name.rsplit(".", 1)[-1] if scan.image else "bin"
+        extension = scan.image.name.rsplit(".", 1)[-1] if scan.image.name else "bin"
         return private_file_response(scan.image, scan.content_type, f"scan-{scan.pk}.{extension}")
 
 

@@ -23,7 +23,7 @@ from predictions.models import Scan
 Action = AuditEvent.Action
 
 # URL name -> (action, what the id names, detail). Keep in step with the URL names.
-READ_EVENTS: dict[str, tuple[AuditEvent.Action, str, dict[str, str]]] = {
+READ_EVENTS: dict[str, tuple[AuditEvent.Action, str, dict[str, object]]] = {
     "predictions:detail": (Action.RESULT_VIEWED, "scan", {"via": "web"}),
     "predictions:scan-image": (Action.IMAGE_DOWNLOADED, "scan", {"file": "slice", "via": "web"}),
     "predictions:overlay-image": (
@@ -142,9 +142,10 @@ def _own_scans(request: HttpRequest, object_type: str, object_id: object) -> boo
         from studies.models import Study
 
         return Study.objects.filter(
-            pk=object_id, owner_id=getattr(request.user, "pk", None)
+            pk=str(object_id), owner_id=getattr(request.user, "pk", None)
         ).exists()
-    scans = Scan.objects.filter(batch=object_id) if object_type == "batch" else None
+    # The URL's id (a UUID or an int) as text: what both lookups accept.
+    scans = Scan.objects.filter(batch=str(object_id)) if object_type == "batch" else None
     if scans is None:
-        scans = Scan.objects.filter(pk=object_id)
+        scans = Scan.objects.filter(pk=str(object_id))
     return not scans.exclude(owner_id=getattr(request.user, "pk", None)).exists()

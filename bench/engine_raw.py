@@ -16,7 +16,7 @@ from pathlib import Path
 from ml.cli.bench import percentiles
 
 
-def measure(model: Path, files: list[Path], threads: int = 1) -> dict[str, float]:
+def measure(model: Path, files: list[Path], threads: int = 1) -> dict[str, float | str]:
     from ml.serving.engine import Engine
 
     started = time.perf_counter()

@@ -42,7 +42,7 @@ def configure(folder: Path) -> None:
     call_command("migrate", verbosity=0)
 
 
-def fill(rows: int, batch_size: int = 5000):  # type: ignore[no-untyped-def]
+def fill(rows: int, batch_size: int = 5000):
     from accounts.models import User
     from accounts.roles import approve_clinician
     from accounts.verification import mark_email_verified
@@ -65,7 +65,7 @@ def fill(rows: int, batch_size: int = 5000):  # type: ignore[no-untyped-def]
     return User.objects.get(pk=owner.pk)
 
 
-def _scan(owner, start: datetime, n: int):  # type: ignore[no-untyped-def]
+def _scan(owner, start: datetime, n: int):
     from predictions.models import Scan
 
     return Scan(
@@ -82,7 +82,7 @@ def _scan(owner, start: datetime, n: int):  # type: ignore[no-untyped-def]
     )
 
 
-def _prediction(scan, n: int):  # type: ignore[no-untyped-def]
+def _prediction(scan, n: int):
     from predictions.models import Prediction
 
     if n % 17 == 0:
@@ -102,7 +102,7 @@ def _prediction(scan, n: int):  # type: ignore[no-untyped-def]
     )
 
 
-def timed(client, url: str, runs: int = 5) -> dict[str, float]:  # type: ignore[no-untyped-def]
+def timed(client, url: str, runs: int = 5) -> dict[str, float]:
     from django.db import connection, reset_queries
 
     times = []
@@ -115,7 +115,7 @@ def timed(client, url: str, runs: int = 5) -> dict[str, float]:  # type: ignore[
     return {"median_ms": round(statistics.median(times), 1), "queries": len(connection.queries)}
 
 
-def export(client) -> dict[str, float]:  # type: ignore[no-untyped-def]
+def export(client) -> dict[str, float]:
     """Stream the whole export twice: timed alone, then under tracemalloc for peak memory."""
     began = time.perf_counter()
     size, lines = _drain(client)
@@ -132,7 +132,7 @@ def export(client) -> dict[str, float]:  # type: ignore[no-untyped-def]
     }
 
 
-def _drain(client) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+def _drain(client) -> tuple[int, int]:
     size = lines = 0
     for block in client.get("/scans/export.csv").streaming_content:
         size += len(block)

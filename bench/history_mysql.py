@@ -27,10 +27,14 @@ import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench.machine import busy_training, describe, machine_line
 from bench.stack import ROOT, WebServer, clinician_client, forget_sign_in_attempts, sign_in
 from ml.cli.bench import percentiles
+
+if TYPE_CHECKING:  # Django is set up before the apps are imported
+    from accounts.models import User
 
 SYNTHETIC = "BENCH-SYNTHETIC"
 RESULTS = ROOT / "bench" / "results"
@@ -41,7 +45,7 @@ PAGES = {
 }
 
 
-def clinician_with_password(email: str) -> tuple[object, str]:
+def clinician_with_password(email: str) -> tuple[User, str]:
     from accounts.models import User
     from accounts.roles import approve_clinician
     from accounts.verification import mark_email_verified
@@ -164,6 +168,7 @@ def export_once(email: str) -> dict:
     (/proc/self/clear_refs), so the peak covers the export alone, C buffers of the MySQL
     client library included (tracemalloc would see only Python objects).
     """
+    from django.http import StreamingHttpResponse
     from django.test import Client
 
     from accounts.models import User
@@ -177,6 +182,8 @@ def export_once(email: str) -> dict:
     before = _status_kib("VmRSS")
     begin = time.perf_counter()
     response = client.get("/scans/export.csv")
+    if not isinstance(response, StreamingHttpResponse):
+        raise RuntimeError(f"the export answered {response.status_code} without streaming")
     size = lines = 0
     for block in response.streaming_content:
         size += len(block)

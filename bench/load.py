@@ -34,6 +34,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -204,8 +205,8 @@ def summarize(samples: list[Sample], begin: float, workers: int, raw: dict) -> d
     rows = {p.scan_id: p for p in Prediction.objects.filter(scan_id__in=ids)}
     latencies, waits, analysis, errors, rejected = [], [], [], [], 0
     for sample in samples:
-        row = rows.get(sample.scan_id)
-        if sample.error or row is None or row.finished_at is None:
+        row = rows.get(sample.scan_id) if sample.scan_id is not None else None
+        if sample.error or row is None or row.finished_at is None or row.started_at is None:
             errors.append(sample.error or "no row or unfinished")
             continue
         if row.status == Prediction.Status.FAILED:
@@ -216,9 +217,7 @@ def summarize(samples: list[Sample], begin: float, workers: int, raw: dict) -> d
         waits.append((row.started_at - row.created_at).total_seconds())
         analysis.append(float(row.timings.get("total", 0.0)))
     finished = [
-        rows[s.scan_id].finished_at.timestamp()
-        for s in samples
-        if s.scan_id in rows and rows[s.scan_id].finished_at
+        at.timestamp() for s in samples if s.scan_id in rows and (at := rows[s.scan_id].finished_at)
     ]
     wall = max(finished) - begin if finished else float("nan")
     throughput = len(latencies) / wall if latencies else 0.0
@@ -239,7 +238,7 @@ def summarize(samples: list[Sample], begin: float, workers: int, raw: dict) -> d
     }
 
 
-def warm_up(sessions: list[tuple], workers: list[Service], path: Path) -> None:
+def warm_up(sessions: list[tuple], workers: Sequence[Service], path: Path) -> None:
     """Every worker loads the model before the clock starts (it loads on its first scan)."""
     for _ in range(6):
         if all("loaded model" in w.log_text() for w in workers):
@@ -248,7 +247,7 @@ def warm_up(sessions: list[tuple], workers: list[Service], path: Path) -> None:
     raise RuntimeError("a worker did not load the model during warm-up")
 
 
-def cpu_seconds(web: Service, workers: list[Service]) -> dict[str, float]:
+def cpu_seconds(web: Service, workers: Sequence[Service]) -> dict[str, float]:
     """CPU time (user + system) used so far by each part of the stack, children included:
     where the CPU goes per scan tells what limits throughput on a machine with few cores."""
     import psutil

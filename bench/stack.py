@@ -126,7 +126,7 @@ class _ProxyCookiePolicy(DefaultCookiePolicy):
     policy) each time it sends.
     """
 
-    def set_ok(self, cookie, request) -> bool:  # type: ignore[no-untyped-def]
+    def set_ok(self, cookie, request) -> bool:
         cookie.secure = False
         return super().set_ok(cookie, request)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from brainscan.env import env_bool, env_int, env_list, env_secret, require
 
@@ -84,6 +85,7 @@ TEMPLATES = [
 
 # --- Database: SQLite by default, MySQL/MariaDB with DB=mysql -------------------------------
 DB = os.getenv("DB", "sqlite")
+DATABASES: dict[str, dict[str, Any]]
 if DB == "mysql":
     DATABASES = {
         "default": {

@@ -110,7 +110,8 @@ def calibrated_probabilities(logits: np.ndarray, temperature: float) -> np.ndarr
     z = np.asarray(logits, dtype=np.float64) / temperature
     z = z - z.max(axis=-1, keepdims=True)
     e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
+    probabilities: np.ndarray = e / e.sum(axis=-1, keepdims=True)
+    return probabilities
 
 
 def sha256_file(path: str | Path) -> str:

@@ -10,9 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import keras
 from keras import layers
+
+# Keras is untyped here (no stubs): a symbolic tensor is Any at our boundary.
+Tensor = Any
+Body = Callable[[Tensor, str | None], Tensor]  # (inputs, imagenet weights) -> feature map
 
 LAST_CONV = "last_conv"
 LOGITS = "logits"
@@ -47,20 +52,20 @@ def build_model(
     return keras.Model(inputs, logits, name=f"brainscan_{arch}")
 
 
-def _conv_bn_relu(x, filters: int, name: str):
+def _conv_bn_relu(x: Tensor, filters: int, name: str) -> Tensor:
     x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv")(x)
     x = layers.BatchNormalization(name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x)
 
 
-def _cnn(widths: tuple[int, ...], last: int) -> Callable:
+def _cnn(widths: tuple[int, ...], last: int) -> Body:
     """Strided stem, then VGG-style stages of conv-BN-ReLU pairs, each halving resolution.
 
     The stride-2 stem keeps full-resolution convolutions (most of a plain VGG's cost on a
     CPU) out of the network; the head sees an (size / 16) grid, 8 x 8 at 128 px.
     """
 
-    def body(inputs, _weights):
+    def body(inputs: Tensor, _weights: str | None) -> Tensor:
         x = layers.Conv2D(
             widths[0], 3, strides=2, padding="same", use_bias=False, name="stem_conv"
         )(inputs)
@@ -78,7 +83,7 @@ def _cnn(widths: tuple[int, ...], last: int) -> Callable:
     return body
 
 
-def _mobilenetv2(inputs, imagenet_weights: str | None):
+def _mobilenetv2(inputs: Tensor, imagenet_weights: str | None) -> Tensor:
     """MobileNetV2 (alpha 0.5) on grayscale repeated to RGB inside the model."""
     if imagenet_weights is not None and not Path(imagenet_weights).is_file():
         raise FileNotFoundError("imagenet weights file not found (weights are never downloaded)")
@@ -93,7 +98,7 @@ def _mobilenetv2(inputs, imagenet_weights: str | None):
     return layers.Conv2D(256, 1, activation="relu", name=LAST_CONV)(base.output)
 
 
-ARCHITECTURES: dict[str, Callable] = {
+ARCHITECTURES: dict[str, Body] = {
     "cnn": _cnn((32, 64, 128, 256), 256),
     "cnn_small": _cnn((16, 32, 64, 96), 128),
     "mobilenetv2": _mobilenetv2,

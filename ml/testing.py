@@ -9,11 +9,17 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
 from ml import CLASS_NAMES, NORMAL_CLASS
+from ml.image.arrays import as_float32
+
+if TYPE_CHECKING:  # imported where used, so importing ml.testing stays light
+    from ml.gate.checks import GateStats
+    from ml.serving.runtime import ServedModel
 
 TINY_FIT_SEEDS = range(1000, 1064)  # images the tiny gate's means/covariance come from
 TINY_CALIBRATION_SEEDS = range(2000, 2064)  # held-out images that set its threshold
@@ -31,7 +37,8 @@ def mri_like(size: int = 64, seed: int = 0) -> np.ndarray:
     cv2.ellipse(img, centre, _int_pair(axes), angle, 0, 360, rng.uniform(170, 230), -1)
     brain = np.zeros_like(img)
     cv2.ellipse(brain, centre, _int_pair(axes * 0.88), angle, 0, 360, 1.0, -1)
-    texture = cv2.GaussianBlur(rng.normal(0, 1, img.shape).astype(np.float32), (0, 0), size / 40)
+    noise = rng.normal(0, 1, img.shape).astype(np.float32)
+    texture = as_float32(cv2.GaussianBlur(noise, (0, 0), size / 40))
     texture *= 25.0 / max(float(texture.std()), 1e-6)
     img = np.where(brain > 0, rng.uniform(85, 125) + texture, img)
     for side in (-1, 1):  # lateral ventricles
@@ -59,14 +66,14 @@ def mri_like_png(size: int = 64, seed: int = 0) -> bytes:
     return buffer.tobytes()
 
 
-def tiny_model(input_size: int = 32, seed: int = 0):
+def tiny_model(input_size: int = 32, seed: int = 0) -> Any:  # a keras.Model (untyped here)
     """Two convolutions with the shipped models' layer names ("last_conv", "logits")."""
     import keras
     from keras import initializers, layers
 
     from ml.networks import LAST_CONV, LOGITS
 
-    def init(offset: int):
+    def init(offset: int) -> Any:
         return initializers.GlorotUniform(seed=seed * 10 + offset)
 
     inputs = keras.Input((input_size, input_size, 1), name="image")
@@ -103,7 +110,7 @@ def write_tiny_artifacts(directory: Path, *, input_size: int = 32, seed: int = 0
     return model_path
 
 
-def _tiny_gate(served, input_size: int, sha256: str):
+def _tiny_gate(served: ServedModel, input_size: int, sha256: str) -> GateStats:
     """Gate statistics from MRI-like images: fit on one seed range, limit from another."""
     from ml.gate.checks import FeatureCheck, GateStats, StatisticsCheck
     from ml.gate.statistics import image_statistics
@@ -135,7 +142,7 @@ def _tiny_size(seed: int) -> int:
     return 64 + 48 * (seed % 4)  # 64-208 px: the gate must not depend on the upload's size
 
 
-def _tiny_card(model_path: Path, input_size: int, seed: int, sha256: str) -> dict:
+def _tiny_card(model_path: Path, input_size: int, seed: int, sha256: str) -> dict[str, Any]:
     return {
         "version": f"tiny-test-{seed}",
         "file": model_path.name,

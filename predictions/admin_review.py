@@ -7,7 +7,7 @@ Nobody adds or deletes predictions here (a scan is deleted with its files by ser
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin
@@ -79,7 +79,8 @@ class ReviewForm(forms.ModelForm):
     reviewer: Any = None  # set by ReviewAdmin.get_form: the person recording the verdict
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         verdict, label = data.get("review_verdict", ""), data.get("review_label", "")
         if verdict and self.reviewer is not None:
             try:
@@ -148,8 +149,15 @@ class ReviewAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Prediction]:
         return super().get_queryset(request).select_related("scan__owner", "reviewed_by")
 
-    def get_form(self, request: HttpRequest, obj: Prediction | None = None, **kwargs: Any) -> Any:
-        form = super().get_form(request, obj, **kwargs)
+    def get_form(
+        self,
+        request: HttpRequest,
+        obj: Prediction | None = None,
+        change: bool = False,
+        **kwargs: Any,
+    ) -> type[ReviewForm]:
+        # A subclass of self.form, ReviewForm, which django-stubs cannot know.
+        form = cast(type[ReviewForm], super().get_form(request, obj, change, **kwargs))
         form.reviewer = request.user  # a form error, not a server error, for one's own scan
         return form
 

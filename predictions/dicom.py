@@ -438,7 +438,8 @@ def _integer(value: object) -> int | None:
 def _numbers(value: object) -> list[float] | None:
     items = list(value) if isinstance(value, list | tuple | MultiValue) else [value]
     numbers = [_number(item) for item in items]
-    return numbers if numbers and len(numbers) <= 3 and None not in numbers else None  # type: ignore[return-value]
+    known = [number for number in numbers if number is not None]
+    return known if known and len(known) == len(numbers) <= 3 else None
 
 
 def _code(value: object) -> str | None:

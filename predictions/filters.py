@@ -74,7 +74,8 @@ class HistoryFilterForm(forms.Form):
     case = forms.CharField(label="Case reference contains", required=False, max_length=100)
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         start, end = cleaned.get("date_from"), cleaned.get("date_to")
         if start and end and start > end:
             self.add_error("date_to", "The end date is before the start date.")
@@ -158,7 +159,7 @@ def history_counts(predictions: QuerySet[Prediction]) -> dict[str, Any]:
 def history_page(
     predictions: QuerySet[Prediction],
     scans: QuerySet[Scan],
-    number: object,
+    number: str | int | None,
     total: int,
     per_page: int,
 ) -> Page:
@@ -170,7 +171,7 @@ def history_page(
     """
     ids = predictions.order_by("-uploaded_at", "-scan_id").values_list("scan_id", flat=True)
     paginator = Paginator(ids, per_page)
-    paginator.count = total  # type: ignore[misc]  # already counted; saves a COUNT(*)
-    page = paginator.get_page(number)
+    paginator.count = total  # already counted; saves a COUNT(*)
+    page: Page[Any] = paginator.get_page(number)  # of ids; its rows become the scans below
     page.object_list = list(scans.filter(pk__in=list(page.object_list)))
     return page

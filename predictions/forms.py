@@ -9,6 +9,7 @@ from django.core.files.uploadedfile import UploadedFile
 
 from predictions.validation import (
     InvalidUpload,
+    Limits,
     PixelBudget,
     ValidatedUpload,
     validate_upload,
@@ -100,7 +101,7 @@ def _read_capped(upload: UploadedFile) -> bytes:
     return upload.read(settings.MAX_UPLOAD_BYTES + 1)
 
 
-def _limits() -> dict[str, int]:
+def _limits() -> Limits:
     return {
         "max_bytes": settings.MAX_UPLOAD_BYTES,
         "max_pixels": settings.MAX_IMAGE_PIXELS,

@@ -119,11 +119,11 @@ def connect_file_cleanup() -> None:
 
 
 def _scan_file_follows(sender: type[Scan], instance: Scan, **_: object) -> None:
-    _delete_after_commit([instance.image.name] if instance.image else [])
+    _delete_after_commit([instance.image.name] if instance.image.name else [])
 
 
 def _result_files_follow(sender: type[Prediction], instance: Prediction, **_: object) -> None:
-    _delete_after_commit([f.name for f in (instance.heatmap, instance.overlay) if f])
+    _delete_after_commit([f.name for f in (instance.heatmap, instance.overlay) if f.name])
 
 
 def _delete_after_commit(names: list[str]) -> None:

@@ -159,15 +159,15 @@ def models_in_use() -> list[ModelInUse]:
         .values("model_version", "label", "review_verdict", "review_label")
         .annotate(n=Count("id"))
     )
-    for row in verdicts:
+    for verdict in verdicts:
         truth = (
-            row["label"]
-            if row["review_verdict"] == Prediction.Verdict.AGREE
-            else row["review_label"]
+            verdict["label"]
+            if verdict["review_verdict"] == Prediction.Verdict.AGREE
+            else verdict["review_label"]
         )
-        stats = versions[row["model_version"]]
-        if truth in stats.confusion and row["label"] in CLASSES:
-            stats.confusion[truth][row["label"]] += row["n"]
+        stats = versions[verdict["model_version"]]
+        if truth in stats.confusion and verdict["label"] in CLASSES:
+            stats.confusion[truth][verdict["label"]] += verdict["n"]
     return sorted(versions.values(), key=lambda stats: stats.last_used, reverse=True)
 
 

@@ -93,7 +93,8 @@ def _create_scan(
         upload_position=upload.position,
     )
     scan.image.save(f"scan.{upload.extension}", ContentFile(upload.data), save=False)
-    written.append(scan.image.name)
+    if scan.image.name:  # always, once saved
+        written.append(scan.image.name)
     scan.save()
     return Prediction.objects.create(scan=scan)
 

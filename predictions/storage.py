@@ -15,19 +15,19 @@ from django.core.files.storage import FileSystemStorage
 
 class PrivateStorage(FileSystemStorage):
     # Read the setting on every access so tests (and settings overrides) can move it.
-    @property  # type: ignore[override]
+    @property
     def base_location(self) -> Path:
         return Path(settings.PRIVATE_MEDIA_ROOT)
 
-    @property  # type: ignore[override]
+    @property
     def location(self) -> str:
         return str(Path(settings.PRIVATE_MEDIA_ROOT).resolve())
 
-    @property  # type: ignore[override]
+    @property
     def file_permissions_mode(self) -> int:
         return 0o600
 
-    @property  # type: ignore[override]
+    @property
     def directory_permissions_mode(self) -> int:
         return 0o700
 

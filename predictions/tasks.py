@@ -80,7 +80,7 @@ def _retry_or_fail(task: Task, prediction: Prediction, exc: Exception) -> None:
     raise task.retry(exc=exc, countdown=RETRY_BASE_SECONDS * 2**task.request.retries)
 
 
-def _safely(action, *args) -> None:  # type: ignore[no-untyped-def]
+def _safely(action, *args) -> None:
     """Run a bookkeeping write that may itself hit the failing database; the sweep recovers.
 
     A dropped connection stays broken until the task ends (Django reconnects only between

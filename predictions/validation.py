@@ -6,6 +6,7 @@ import hashlib
 import io
 import warnings
 from dataclasses import dataclass, field
+from typing import NotRequired, TypedDict
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -25,6 +26,14 @@ DICOM_MAGIC_OFFSET = dicom.MAGIC_OFFSET
 DEFAULT_MAX_DICOM_FRAMES = 64
 # Pixels one request may decode, all files and frames together (settings: MAX_UPLOAD_PIXELS).
 DEFAULT_MAX_UPLOAD_PIXELS = 64_000_000
+
+
+class Limits(TypedDict):
+    """The size limits validate_upload and validate_upload_slices take as keywords."""
+
+    max_bytes: int
+    max_pixels: int
+    max_frames: NotRequired[int]
 
 
 class InvalidUpload(ValueError):

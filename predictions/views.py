@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db.models import F
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
@@ -20,7 +21,7 @@ from predictions.forms import ScanUploadForm
 from predictions.models import Prediction, Scan
 from predictions.results import result_context
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 PAGE_SIZE = 25
 
 
@@ -29,7 +30,7 @@ def clinician_required(view: View) -> View:
 
     @login_required
     @wraps(view)
-    def wrapper(request: AuthenticatedRequest, *args: object, **kwargs: object) -> HttpResponse:
+    def wrapper(request: AuthenticatedRequest, *args: object, **kwargs: object) -> HttpResponseBase:
         if not (request.user.can_analyze or request.user.is_reviewer):
             return render(request, "accounts/awaiting_approval.html", status=403)
         return view(request, *args, **kwargs)
@@ -178,7 +179,7 @@ def _status_json(scan: Scan) -> dict[str, object]:
 @require_GET
 def scan_image(request: AuthenticatedRequest, scan_id: int) -> FileResponse:
     scan = services.get_scan_for_user(request.user, scan_id)
-    extension = scan.image.name.rsplit(".", 1)[-1] if scan.image else "bin"
+    extension = scan.image.name.rsplit(".", 1)[-1] if scan.image.name else "bin"
     return private_file_response(scan.image, scan.content_type, f"scan-{scan.pk}.{extension}")
 
 

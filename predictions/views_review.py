@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -20,7 +21,7 @@ from predictions.export import csv_response, neutralise
 from predictions.models import Label, Prediction, Scan
 from predictions.reviews import CLASSES, models_in_use, reviewed
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 REVIEWED_HEADER = [
     "scan_id",
     "uploaded_at",
@@ -40,7 +41,7 @@ REVIEWED_HEADER = [
 def reviewer_required(view: View) -> View:
     @login_required
     @wraps(view)
-    def wrapper(request: AuthenticatedRequest, *args: object, **kwargs: object) -> HttpResponse:
+    def wrapper(request: AuthenticatedRequest, *args: object, **kwargs: object) -> HttpResponseBase:
         if not request.user.is_reviewer:
             raise PermissionDenied
         return view(request, *args, **kwargs)
@@ -71,7 +72,7 @@ def reviewed_csv(request: AuthenticatedRequest) -> StreamingHttpResponse:
 
 @login_required
 @require_GET
-def all_history_csv(request: AuthenticatedRequest) -> HttpResponse:
+def all_history_csv(request: AuthenticatedRequest) -> StreamingHttpResponse:
     """Every clinician's scans, for administrators: the clinicians' export format, unfiltered."""
     if not request.user.is_superuser:
         raise PermissionDenied

@@ -13,7 +13,7 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -132,7 +132,7 @@ def _first_error(form: forms.Form) -> str:
 
 @clinician_required
 @require_GET
-def export_csv(request: AuthenticatedRequest) -> HttpResponse:
+def export_csv(request: AuthenticatedRequest) -> HttpResponse | StreamingHttpResponse:
     """Exactly the rows the dashboard lists for the same filters, as a streamed CSV file.
 
     An invalid filter answers 400: exporting every row instead would not be what was asked.

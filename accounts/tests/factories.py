@@ -10,7 +10,7 @@ from accounts.verification import mark_email_verified
 PASSWORD = "correct-horse-battery-staple"
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = User
         django_get_or_create = ("email",)
@@ -39,12 +39,12 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 
 def make_clinician(**kwargs: object) -> User:
-    user = UserFactory(**kwargs)
+    user = UserFactory.create(**kwargs)
     approve_clinician(user)
     return User.objects.get(pk=user.pk)  # fresh object: permission caches are per instance
 
 
 def make_reviewer_user(**kwargs: object) -> User:
-    user = UserFactory(**kwargs)
+    user = UserFactory.create(**kwargs)
     make_reviewer(user)
     return User.objects.get(pk=user.pk)

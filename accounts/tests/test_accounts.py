@@ -25,13 +25,15 @@ def test_password_is_stored_as_a_bcrypt_hash(clinician):
     assert PASSWORD not in stored
 
 
-def sign_up(client: Client, email: str):  # type: ignore[no-untyped-def]
+def sign_up(client: Client, email: str):
     data = {"email": email, "password1": PASSWORD, "password2": PASSWORD}
     return client.post(reverse("account_signup"), data, follow=True)
 
 
-def confirmation_link(message) -> str:  # type: ignore[no-untyped-def]
-    return re.search(r"https?://[^/\s]+(/accounts/confirm-email/\S+/)", message.body).group(1)
+def confirmation_link(message) -> str:
+    link = re.search(r"https?://[^/\s]+(/accounts/confirm-email/\S+/)", message.body)
+    assert link is not None, message.body
+    return link.group(1)
 
 
 def test_sign_up_creates_an_account_that_cannot_upload_yet(client, mailoutbox):
@@ -127,7 +129,7 @@ def test_sign_in_and_sign_out(clinician):
     assert "_auth_user_id" not in client.session
 
 
-def _answer(response, email: str) -> tuple[int, list[str], str]:  # type: ignore[no-untyped-def]
+def _answer(response, email: str) -> tuple[int, list[str], str]:
     """What a visitor sees: status, the redirects taken, and the page's main text, with the
     address they typed (which the page repeats) taken out."""
     page = response.content.decode().replace(email, "EMAIL")
@@ -176,7 +178,7 @@ def test_createsuperuser_accounts_can_sign_in_under_mandatory_verification():
     assert client.session["_auth_user_id"] == str(admin.pk)
 
 
-def _admin_request(rf):  # type: ignore[no-untyped-def]
+def _admin_request(rf):
     from django.contrib.messages.storage.fallback import FallbackStorage
 
     request = rf.post("/")
@@ -229,7 +231,7 @@ def test_adding_the_clinicians_group_by_hand_needs_a_verified_address(admin_clie
 
 
 @pytest.fixture
-def admin_client_for_groups():  # type: ignore[no-untyped-def]
+def admin_client_for_groups():
     from django.contrib.auth.models import Group
 
     from accounts.roles import CLINICIANS, ensure_roles

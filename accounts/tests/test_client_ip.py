@@ -7,6 +7,8 @@ refuse another user's correct password from another client.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from allauth.account.adapter import get_adapter
 from django.test import Client, RequestFactory
@@ -32,8 +34,8 @@ TOPOLOGIES = [
 ]
 
 
-def _request(remote: str, forwarded: str):  # type: ignore[no-untyped-def]
-    headers = {"HTTP_X_FORWARDED_FOR": forwarded} if forwarded else {}
+def _request(remote: str, forwarded: str):
+    headers: dict[str, Any] = {"HTTP_X_FORWARDED_FOR": forwarded} if forwarded else {}
     return RequestFactory().post("/", REMOTE_ADDR=remote, **headers)
 
 
@@ -61,7 +63,7 @@ def test_the_audit_log_records_that_address(settings, proxies, remote, forwarded
 
 
 def _login(remote: str, forwarded: str, email: str, password: str) -> Client:
-    headers = {"HTTP_X_FORWARDED_FOR": forwarded} if forwarded else {}
+    headers: dict[str, Any] = {"HTTP_X_FORWARDED_FOR": forwarded} if forwarded else {}
     client = Client(REMOTE_ADDR=remote, **headers)
     client.post(reverse("account_login"), {"login": email, "password": password})
     return client

@@ -18,7 +18,7 @@ ID_ENDPOINTS = ["api:scan-detail", "api:scan-image", "api:overlay-image", "api:h
 
 @pytest.fixture
 def done_scan(clinician, fake_engine) -> Scan:
-    prediction = PredictionFactory(scan__owner=clinician)
+    prediction = PredictionFactory.create(scan__owner=clinician)
     run_prediction(prediction.pk)
     return Scan.objects.select_related("prediction").get(pk=prediction.scan_id)
 

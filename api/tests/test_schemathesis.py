@@ -51,7 +51,7 @@ def in_test_transaction() -> Iterator[None]:
 @pytest.fixture
 def token_header(clinician, fake_engine) -> dict[str, str]:
     for _ in range(3):  # a few real, finished scans for the generated ids to hit
-        run_prediction(PredictionFactory(scan__owner=clinician).pk)
+        run_prediction(PredictionFactory.create(scan__owner=clinician).pk)
     _token, key = ApiToken.issue(clinician, "schemathesis")
     return {"Authorization": f"Token {key}"}
 

@@ -29,7 +29,7 @@ Action = AuditEvent.Action
 
 @pytest.fixture
 def done_scan(clinician, fake_engine) -> Scan:
-    prediction = PredictionFactory(scan__owner=clinician)
+    prediction = PredictionFactory.create(scan__owner=clinician)
     run_prediction(prediction.pk)
     return prediction.scan
 

@@ -18,7 +18,7 @@ pytestmark = [
 
 
 @pytest.fixture
-def no_maintenance():  # type: ignore[no-untyped-def]
+def no_maintenance():
     """This connection behaves as the application's do: no maintenance flag (conftest.py)."""
     with connection.cursor() as cursor:
         cursor.execute("SET @brainscan_audit_maintenance = NULL")

@@ -23,7 +23,7 @@ INLINE = {
 }
 
 
-def not_stored(response) -> bool:  # type: ignore[no-untyped-def]
+def not_stored(response) -> bool:
     """private, no-store: ours, or Django's never_cache (allauth's pages) which includes both."""
     directives = {part.strip() for part in response.get("Cache-Control", "").split(",")}
     return {"private", "no-store"} <= directives

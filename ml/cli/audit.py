@@ -10,13 +10,16 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 from ml.artifacts import REPORTS_DIR
 from ml.cli.markdown import audit_markdown
 from ml.data.duplicates import contact_sheet, run_audit
 
 
-def write_reports(records: list[dict], summary: dict, data_dir: Path, out: Path) -> None:
+def write_reports(
+    records: list[dict[str, Any]], summary: dict[str, Any], data_dir: Path, out: Path
+) -> None:
     out.mkdir(parents=True, exist_ok=True)
     leak_free = summary.pop("_leak_free_paths")
     groups = summary.pop("_groups")

@@ -18,13 +18,18 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ml.artifacts import CARD_FILE, DEFAULT_DATA, DEFAULT_MODEL, REPORTS_DIR
 from ml.card import read_card
 from ml.cli.markdown import table
+
+if TYPE_CHECKING:  # imported where used: TensorFlow loads only when a model is used
+    from ml.serving.engine import Engine
 
 DEFAULT_OUT = REPORTS_DIR / "bench-ml.json"
 WARMUP = 5
@@ -56,7 +61,7 @@ def _peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
 
 
-def _timed(fn, items) -> list[float]:
+def _timed(fn: Callable[[Any], object], items: Iterable[Any]) -> list[float]:
     times = []
     for item in items:
         start = time.perf_counter()
@@ -65,7 +70,9 @@ def _timed(fn, items) -> list[float]:
     return times
 
 
-def worker(model: Path, data: Path, n: int, threads: int, precision: str = "float32") -> dict:
+def worker(
+    model: Path, data: Path, n: int, threads: int, precision: str = "float32"
+) -> dict[str, Any]:
     """One process, one setting: everything measured on the same n slices."""
     from ml.serving.engine import Engine
 
@@ -96,7 +103,7 @@ def worker(model: Path, data: Path, n: int, threads: int, precision: str = "floa
     }
 
 
-def _model_call_comparison(engine, blobs: list[bytes]) -> dict:
+def _model_call_comparison(engine: Engine, blobs: list[bytes]) -> dict[str, Any]:
     """The compiled forward pass vs per-image `model.predict` on identical inputs."""
     from ml.image.decode import decode_image
     from ml.image.preprocess import prepare
@@ -116,7 +123,9 @@ def _model_call_comparison(engine, blobs: list[bytes]) -> dict:
     }
 
 
-def run(model: Path, data: Path, n: int, thread_counts: list[int], precisions: list[str]) -> dict:
+def run(
+    model: Path, data: Path, n: int, thread_counts: list[int], precisions: list[str]
+) -> dict[str, Any]:
     """Each setting in its own fresh process; returns everything for the report."""
     load_before = os.getloadavg()[0]  # anything else running skews the numbers; say so
     runs = []
@@ -146,7 +155,7 @@ def run(model: Path, data: Path, n: int, thread_counts: list[int], precisions: l
     }
 
 
-def _agreement(runs: list[dict]) -> dict | None:
+def _agreement(runs: list[dict[str, Any]]) -> dict[str, Any] | None:
     """How far bfloat16 probabilities are from float32 ones on the same accepted slices."""
     by_precision = {r["precision"]: r["probabilities"] for r in runs}
     if {"float32", "bfloat16"} - set(by_precision):
@@ -183,7 +192,7 @@ BENCH_COLUMNS = [
 ]
 
 
-def _bench_row(r: dict) -> list:
+def _bench_row(r: dict[str, Any]) -> list[object]:
     call = r["model_call"]
     return [
         r["precision"],
@@ -198,7 +207,7 @@ def _bench_row(r: dict) -> list:
     ]
 
 
-def markdown(result: dict) -> str:
+def markdown(result: dict[str, Any]) -> str:
     model = result["model"]
     lines = [
         f"Model `{model['version']}` ({model['architecture']}, {model['input_size']} px, "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 from ml.artifacts import CARD_FILE, REPORTS_DIR
 from ml.card import read_card
@@ -18,7 +19,7 @@ from ml.cli.markdown import table
 REPORTS = REPORTS_DIR
 
 
-def run_row(run_dir: Path) -> dict:
+def run_row(run_dir: Path) -> dict[str, Any]:
     card = read_card(run_dir / CARD_FILE)
     t, v = card["training"], card["metrics"]["validation"]
     return {
@@ -39,7 +40,7 @@ def run_row(run_dir: Path) -> dict:
     }
 
 
-def markdown(rows: list[dict], note: str = "") -> str:
+def markdown(rows: list[dict[str, Any]], note: str = "") -> str:
     text = table(
         [
             "arch",

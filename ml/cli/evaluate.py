@@ -11,13 +11,21 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ml import CLASS_NAMES
 from ml.artifacts import CARD_FILE, DEFAULT_MODEL, MODEL_CARD_MD, REPORTS_DIR, TRAINING_LOG_FILE
-from ml.card import calibrated_probabilities, load_card, read_card, sha256_file, write_card
-from ml.data.samples import DEFAULT_CACHE_DIR, list_samples, load_prepared
+from ml.card import (
+    ModelCard,
+    calibrated_probabilities,
+    load_card,
+    read_card,
+    sha256_file,
+    write_card,
+)
+from ml.data.samples import DEFAULT_CACHE_DIR, Sample, list_samples, load_prepared
 from ml.metrics.calibration import calibration_summary, reliability_bins
 from ml.metrics.classification import (
     bootstrap_ci,
@@ -46,7 +54,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def test_logits(args, card) -> tuple[list, np.ndarray, np.ndarray]:
+def test_logits(
+    args: argparse.Namespace, card: ModelCard
+) -> tuple[list[Sample], np.ndarray, np.ndarray]:
     """Logits for every Testing image, preprocessed exactly as inference does."""
     import keras
 
@@ -64,12 +74,14 @@ def test_logits(args, card) -> tuple[list, np.ndarray, np.ndarray]:
     return samples, predict_logits(model, x), np.array([s.label for s in samples])
 
 
-def evaluate_subset(logits, y, card, n_boot: int, seed: int = 0) -> dict:
+def evaluate_subset(
+    logits: np.ndarray, y: np.ndarray, card: ModelCard, n_boot: int, seed: int = 0
+) -> dict[str, Any]:
     normal = card.normal_index
     probs = calibrated_probabilities(logits, card.temperature)
     th = card.risk_thresholds
 
-    def stats(idx: np.ndarray) -> dict:
+    def stats(idx: np.ndarray) -> dict[str, Any]:
         m = point_metrics(y[idx], probs[idx], normal, th["medium"])
         tumour = 1 - probs[idx, normal]
         m["sensitivity_at_high"], m["specificity_at_high"] = sensitivity_specificity(
@@ -93,7 +105,7 @@ def evaluate_subset(logits, y, card, n_boot: int, seed: int = 0) -> dict:
     }
 
 
-def card_view(result: dict) -> dict:
+def card_view(result: dict[str, Any]) -> dict[str, Any]:
     """The compact form stored in the model card: value and CI per metric."""
     m = result["metrics"]
     return {
@@ -106,7 +118,14 @@ def card_view(result: dict) -> dict:
     }
 
 
-def make_figures(out: Path, subsets: dict, logits: dict, labels: dict, card, log_csv: Path) -> None:
+def make_figures(
+    out: Path,
+    subsets: dict[str, Any],
+    logits: dict[str, Any],
+    labels: dict[str, Any],
+    card: ModelCard,
+    log_csv: Path,
+) -> None:
     from ml.cli import plots
 
     probs = {k: calibrated_probabilities(v, card.temperature) for k, v in logits.items()}
@@ -133,7 +152,7 @@ def make_figures(out: Path, subsets: dict, logits: dict, labels: dict, card, log
         plots.curves_png(log_csv, out / "training_curves.png")
 
 
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     card_path = args.card or args.model.with_name(CARD_FILE)
     card = load_card(card_path)
@@ -174,7 +193,7 @@ def main(argv: list[str] | None = None) -> dict:
     return report
 
 
-def update_card(card_path: Path, subsets: dict) -> None:
+def update_card(card_path: Path, subsets: dict[str, Any]) -> None:
     data = read_card(card_path)
     data.setdefault("metrics", {})
     for key, result in subsets.items():
@@ -195,7 +214,7 @@ def write_model_card_md(card_path: Path, comparison_json: Path, out: Path) -> No
     out.write_text(model_card_markdown(card, comparison), encoding="utf-8")
 
 
-def print_summary(subsets: dict) -> None:
+def print_summary(subsets: dict[str, Any]) -> None:
     keys = ("accuracy", "macro_f1", "tumour_sensitivity", "tumour_specificity", "tumour_auc")
     for name, r in subsets.items():
         m = r["metrics"]

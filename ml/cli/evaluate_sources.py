@@ -17,7 +17,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -38,6 +40,9 @@ from ml.data.sources import (
 from ml.image.augment import DISPLAY_CHANGES
 from ml.image.decode import decode_image
 from ml.metrics.sources import cluster_bootstrap_ci, source_metrics
+
+if TYPE_CHECKING:  # imported in evaluate(): TensorFlow loads only when a model is used
+    from ml.serving.engine import Engine
 
 REPORTS = REPORTS_DIR
 SOURCE_NAMES = {
@@ -75,7 +80,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def source_items(args) -> dict[str, list[Item]]:
+def source_items(args: argparse.Namespace) -> dict[str, list[Item]]:
     """The items of every source; refuses to test on anything the model was trained on."""
     from ml.data.duplicates import load_groups
     from ml.data.samples import list_samples
@@ -112,16 +117,23 @@ def _ixi(items: list[Item], people: str) -> dict[str, list[Item]]:
     return {"ixi_all": items} if people == "all" else {"ixi_test": split_people(items)["test"]}
 
 
-def run_source(engine, items: list[Item], *, explain: bool) -> dict:
+def run_source(engine: Engine, items: list[Item], *, explain: bool) -> dict[str, Any]:
     """Analyse every item (gate recorded, not enforced): arrays for the metrics."""
-    probs, accepted, unfamiliar, heatmaps = [], [], [], []
+    probs: list[list[float]] = []
+    accepted: list[bool] = []
+    unfamiliar: list[bool] = []
+    heatmaps: list[np.ndarray] = []
     for item in items:
         a = engine.analyze(item.path.read_bytes(), explain=explain, enforce_gate=False)
         probs.append([a.probabilities[c] for c in engine.card.class_names])
         accepted.append(a.accepted)
         unfamiliar.append(a.unfamiliar)
         if explain:
-            heatmaps.append(cv2.imdecode(np.frombuffer(a.heatmap_png, np.uint8), 0))
+            png = a.heatmap_png
+            heat = None if png is None else cv2.imdecode(np.frombuffer(png, np.uint8), 0)
+            if heat is None:  # explained with the gate not enforced: always a PNG
+                raise ValueError(f"no readable heatmap for {item.key}")
+            heatmaps.append(heat)
     return {
         "probs": np.array(probs),
         "accepted": np.array(accepted),
@@ -130,21 +142,28 @@ def run_source(engine, items: list[Item], *, explain: bool) -> dict:
     }
 
 
-def gradcam_scores(items: list[Item], heatmaps: list[np.ndarray], external: Path, n_boot: int):
+def gradcam_scores(
+    items: list[Item], heatmaps: list[np.ndarray], external: Path, n_boot: int
+) -> dict[str, dict[str, Any]]:
     """Share of heatmap mass inside the tumour mask, and the pointing game (the hottest
     pixel inside the mask dilated by POINTING_DILATION_PX), per slice; means over slices
     with intervals over patients."""
     kernel = np.ones((2 * POINTING_DILATION_PX + 1,) * 2, np.uint8)
-    mass, hit = [], []
+    mass: list[float] = []
+    hit: list[bool] = []
     for item, heat in zip(items, heatmaps, strict=True):
-        mask = cv2.imread(str(external / BRATS_DIR / "masks" / item.path.name), 0) > 0
+        mask_path = external / BRATS_DIR / "masks" / item.path.name
+        tumour = cv2.imread(str(mask_path), 0)
+        if tumour is None:
+            raise FileNotFoundError(f"no readable tumour mask at {mask_path}")
+        mask = tumour > 0
         h = heat.astype(np.float64)
         mass.append(float(h[mask].sum() / h.sum()) if h.sum() > 0 else 0.0)
         peak = np.unravel_index(int(np.argmax(h)), h.shape)
         hit.append(bool(cv2.dilate(mask.astype(np.uint8), kernel)[peak]))
     mass_a, hit_a = np.array(mass), np.array(hit, dtype=float)
 
-    def stat(idx):
+    def stat(idx: np.ndarray) -> dict[str, float]:
         return {"mass_inside_tumour": mass_a[idx].mean(), "pointing_hit": hit_a[idx].mean()}
 
     ci = cluster_bootstrap_ci(stat, [i.person for i in items], n_resamples=n_boot)
@@ -153,10 +172,10 @@ def gradcam_scores(items: list[Item], heatmaps: list[np.ndarray], external: Path
     }
 
 
-def robustness(engine, items: dict[str, list[Item]], per_source: int) -> dict:
+def robustness(engine: Engine, items: dict[str, list[Item]], per_source: int) -> dict[str, Any]:
     """Label agreement with the unchanged slice, and gate pass rate, under each change."""
     rng = np.random.default_rng(0)
-    table: dict[str, dict] = {}
+    table: dict[str, dict[str, Any]] = {}
     for name in ("test", "ixi_test", "ixi_all", "brats"):
         pool = items.get(name)
         if not pool or per_source <= 0:
@@ -178,26 +197,26 @@ def robustness(engine, items: dict[str, list[Item]], per_source: int) -> dict:
     return table
 
 
-def _mean(flags) -> float:
+def _mean(flags: Iterable[bool] | np.ndarray) -> float:
     values = list(flags)
     return float(np.mean(values)) if values else float("nan")
 
 
-def evaluate(args) -> dict:
+def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     from ml.serving.engine import Engine
 
     engine = Engine.load(args.model, threads=args.threads)
     items = source_items(args)
     normal = engine.card.normal_index
     thresholds = engine.card.risk_thresholds
-    result: dict = {
+    result: dict[str, Any] = {
         "model": engine.version,
         "sha256": engine.sha256,
         "risk_thresholds": thresholds,
         "bootstrap_resamples": args.bootstrap,
         "sources": {},
     }
-    runs = {}
+    runs: dict[str, dict[str, Any]] = {}
     for name, part in items.items():
         if name == "test_leak_free":
             keys = {i.key for i in part}
@@ -223,7 +242,7 @@ def evaluate(args) -> dict:
     return result
 
 
-def markdown(r: dict, command: str) -> str:
+def markdown(r: dict[str, Any], command: str) -> str:
     lines = [
         "# Evaluation by source",
         "",
@@ -316,11 +335,11 @@ def markdown(r: dict, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _agreement_cell(row: dict) -> str:
+def _agreement_cell(row: dict[str, Any]) -> str:
     return f"{100 * row['agreement']:.1f} % / {100 * row['gate_pass']:.1f} %"
 
 
-def update_card(model: Path, result: dict) -> None:
+def update_card(model: Path, result: dict[str, Any]) -> None:
     """Per-source metrics, robustness and Grad-CAM scores into the card (the .keras file is
     untouched, so the card's SHA-256 stays valid); then the Markdown card again."""
     from ml.cli.evaluate import write_model_card_md
@@ -334,7 +353,7 @@ def update_card(model: Path, result: dict) -> None:
     write_model_card_md(card_path, REPORTS / "comparison.json", MODEL_CARD_MD)
 
 
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     result = evaluate(args)
     args.out.mkdir(parents=True, exist_ok=True)

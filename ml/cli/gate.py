@@ -16,22 +16,23 @@ import json
 import os
 from collections import Counter, defaultdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ml.artifacts import DEFAULT_MODEL, LEAK_FREE_LIST, REPO, REPORTS_DIR
 from ml.cli.markdown import table
-from ml.data.nonmri import HARD_CATEGORIES, non_mri_set
+from ml.data.nonmri import HARD_CATEGORIES, Sample, non_mri_set
 from ml.data.samples import list_samples
 from ml.gate.fitting import QUANTILE, fit
-from ml.serving.engine import Engine
+from ml.serving.engine import Analysis, Engine
 from ml.serving.runtime import load_verified
 
 DEFAULT_REPORT = REPORTS_DIR / "GATE.md"
 EVAL_SEED = 1  # generated non-MRI images: seed 0 was looked at while designing the gate
 
 
-def evaluate(model_path: Path, data: Path, *, threads: int | None = None) -> dict:
+def evaluate(model_path: Path, data: Path, *, threads: int | None = None) -> dict[str, Any]:
     """Pass rate on test MRIs and reject rate on the non-MRI set, with the failures named."""
     engine = Engine.load(model_path, threads=threads)
     test = [s for s in list_samples(data) if s.split == "Testing"]
@@ -54,17 +55,17 @@ def evaluate(model_path: Path, data: Path, *, threads: int | None = None) -> dic
     }
 
 
-def _rate(hits: int, total: int) -> dict:
+def _rate(hits: int, total: int) -> dict[str, Any]:
     return {"n": total, "hits": hits, "rate": round(hits / total, 4) if total else None}
 
 
-def _quantiles(values: list[float]) -> dict:
+def _quantiles(values: list[float]) -> dict[str, Any]:
     qs = (0.5, 0.9, 0.99, 0.995, 1.0)
     return {str(q): round(float(np.quantile(values, q)), 3) for q in qs}
 
 
-def _rejections(results: list) -> dict:
-    by_category: dict[str, list] = defaultdict(list)
+def _rejections(results: list[tuple[Sample, Analysis]]) -> dict[str, Any]:
+    by_category: dict[str, list[tuple[str, Analysis]]] = defaultdict(list)
     for sample, analysis in results:
         by_category[sample.category].append((sample.name, analysis))
     everything = [a for _, a in results]
@@ -81,7 +82,7 @@ def _rejections(results: list) -> dict:
     }
 
 
-def markdown(result: dict, command: str) -> str:
+def markdown(result: dict[str, Any], command: str) -> str:
     """GATE.md: the numbers first, then what failed, by name."""
     non_mri = result["non_mri"]
     lines = [
@@ -159,11 +160,11 @@ NOTES = [
 ]
 
 
-def _pct(rate: dict) -> str:
+def _pct(rate: dict[str, Any]) -> str:
     return "n/a" if rate["rate"] is None else f"{100 * rate['rate']:.1f} %"
 
 
-def _row(name: str, rate: dict, outcome: str) -> list:
+def _row(name: str, rate: dict[str, Any], outcome: str) -> list[object]:
     return [name, rate["n"], f"{rate['hits']} {outcome}", _pct(rate)]
 
 

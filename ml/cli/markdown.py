@@ -4,8 +4,11 @@ Every table of every report goes through `table`."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
 
-def table(header: list[str], rows: list[list], align: str = "") -> str:
+
+def table(header: list[str], rows: Sequence[Sequence[object]], align: str = "") -> str:
     """The one Markdown table of every report: header, separator, one line per row.
 
     `align` has one letter per column, "l" (the default) or "r" (numbers, `---:`).
@@ -16,7 +19,7 @@ def table(header: list[str], rows: list[list], align: str = "") -> str:
     return "\n".join(lines)
 
 
-def audit_markdown(s: dict) -> str:
+def audit_markdown(s: dict[str, Any]) -> str:
     counts = s["counts"]
     classes = list(counts["Training"])
     lf = s["leak_free_test"]
@@ -117,7 +120,7 @@ through transitive chaining):
 """
 
 
-def _fmt(m: dict, key: str, pct: bool = True) -> str:
+def _fmt(m: dict[str, Any], key: str, pct: bool = True) -> str:
     entry = m.get(key)
     if entry is None or entry["value"] != entry["value"]:  # missing or NaN
         return "n/a"
@@ -129,7 +132,7 @@ def _fmt(m: dict, key: str, pct: bool = True) -> str:
     return f"{value} ({lo:.2f}–{hi:.2f})" if pct else f"{value} ({lo:.4f}–{hi:.4f})"
 
 
-def evaluation_markdown(r: dict, card_extra: dict) -> str:
+def evaluation_markdown(r: dict[str, Any], card_extra: dict[str, Any]) -> str:
     official, leak_free = r["test"], r["test_leak_free"]
     a, b = official["metrics"], leak_free["metrics"]
     th = r["risk_thresholds"]
@@ -238,7 +241,7 @@ def _pct(x: float) -> str:
     return f"{x * 100:.2f} %"
 
 
-def _with_ci(card_metrics: dict, key: str) -> str:
+def _with_ci(card_metrics: dict[str, Any], key: str) -> str:
     value = card_metrics.get(key)
     ci = card_metrics.get("ci95", {}).get(key)
     if value is None or value != value:
@@ -246,12 +249,12 @@ def _with_ci(card_metrics: dict, key: str) -> str:
     return f"{_pct(value)} ({ci[0] * 100:.2f}–{ci[1] * 100:.2f})" if ci else _pct(value)
 
 
-def _auc_ci(card_metrics: dict) -> str:
+def _auc_ci(card_metrics: dict[str, Any]) -> str:
     value, ci = card_metrics["tumour_auc"], card_metrics.get("ci95", {}).get("tumour_auc")
     return f"{value:.4f} ({ci[0]:.4f}–{ci[1]:.4f})" if ci else f"{value:.4f}"
 
 
-def model_card_markdown(card: dict, comparison: list[dict] | None) -> str:
+def model_card_markdown(card: dict[str, Any], comparison: list[dict[str, Any]] | None) -> str:
     """MODEL_CARD.md: the card's sections in order, each rendered by its own function."""
     sections = [
         _card_title(card),
@@ -270,7 +273,7 @@ def model_card_markdown(card: dict, comparison: list[dict] | None) -> str:
     return "\n".join(sections)
 
 
-def _card_study_rule(card: dict) -> list[str]:
+def _card_study_rule(card: dict[str, Any]) -> list[str]:
     """The study-level rule (ml/study.py), when `python -m ml.cli.study_rule` has set it."""
     rule = card.get("study_rule")
     if not rule:
@@ -299,7 +302,7 @@ def _card_study_rule(card: dict) -> list[str]:
     ]
 
 
-def _card_title(card: dict) -> str:
+def _card_title(card: dict[str, Any]) -> str:
     """Title, file and hash, then the results by source."""
     return f"""# Model card: {card["version"]}
 
@@ -308,7 +311,7 @@ with its machine-readable card `ml/artifacts/model_card.json`. Trained {card["tr
 {external_section(card)}"""
 
 
-def _card_intended_use(card: dict) -> str:
+def _card_intended_use(card: dict[str, Any]) -> str:
     """What the model is for, and not for."""
     return """## Intended use
 
@@ -324,7 +327,7 @@ any image the input gate rejects.
 """
 
 
-def _card_model(card: dict) -> str:
+def _card_model(card: dict[str, Any]) -> str:
     """Architecture, preprocessing, training recipe, BatchNorm step."""
     cfg = card["training"]["config"]
     bn = card["training"]["batchnorm_recalibration"]
@@ -344,7 +347,7 @@ def _card_model(card: dict) -> str:
 """
 
 
-def _card_data(card: dict) -> str:
+def _card_data(card: dict[str, Any]) -> str:
     """The data set and its audit."""
     counts = card["data"]["counts"]
     return f"""## Data
@@ -356,7 +359,7 @@ perceptual-hash rule (pHash ≤ 10 and dHash ≤ 10 on the brain crop, transitiv
 """
 
 
-def _card_splits(card: dict) -> str:
+def _card_splits(card: dict[str, Any]) -> str:
     """Train / validation / test splits."""
     splits = card["splits"]
     test, lf = card["metrics"]["test"], card["metrics"]["test_leak_free"]
@@ -370,7 +373,7 @@ def _card_splits(card: dict) -> str:
 """
 
 
-def _card_performance(card: dict) -> str:
+def _card_performance(card: dict[str, Any]) -> str:
     """Test, leak-free and validation metrics with intervals."""
     m = card["metrics"]
     test, lf, val = m["test"], m["test_leak_free"], m["validation"]
@@ -408,7 +411,7 @@ Full per-class results, confusion matrices, ROC curves and reliability diagrams:
 """
 
 
-def _card_operating_point(card: dict) -> str:
+def _card_operating_point(card: dict[str, Any]) -> str:
     """The risk thresholds and what they give."""
     test = card["metrics"]["test"]
     op = card["operating_point"]
@@ -441,7 +444,7 @@ specificity.
 """
 
 
-def _card_calibration(card: dict) -> str:
+def _card_calibration(card: dict[str, Any]) -> str:
     """Temperature, ECE and Brier before and after."""
     cal = card["calibration"]
     calibration_rows = [
@@ -463,7 +466,7 @@ log-likelihood. Top-label ECE (15 bins) and multi-class Brier score:
 """
 
 
-def _card_known_limits(card: dict) -> str:
+def _card_known_limits(card: dict[str, Any]) -> str:
     """What the numbers above do not show."""
     lf = card["metrics"]["test_leak_free"]
     return f"""## Known limits
@@ -484,7 +487,7 @@ def _card_known_limits(card: dict) -> str:
 """
 
 
-def _card_reproduce(card: dict) -> str:
+def _card_reproduce(card: dict[str, Any]) -> str:
     """Commands, recipe and wall times."""
     t = card["training"]
     cfg = t["config"]
@@ -518,7 +521,7 @@ differs.{refinish}
 """
 
 
-def _card_comparison(comparison: list[dict] | None) -> str:
+def _card_comparison(comparison: list[dict[str, Any]] | None) -> str:
     """The architecture comparison table, if there is one."""
     comp = ""
     if comparison:
@@ -553,7 +556,7 @@ def _card_comparison(comparison: list[dict] | None) -> str:
 """
 
 
-def _bn_text(bn: dict) -> str:
+def _bn_text(bn: dict[str, Any]) -> str:
     """The BatchNorm recalibration in words, for cards of either generation."""
     if "chosen" in bn:
         chosen = bn[bn["chosen"]]
@@ -567,7 +570,7 @@ def _bn_text(bn: dict) -> str:
     )
 
 
-def external_section(card: dict) -> str:
+def external_section(card: dict[str, Any]) -> str:
     """The card's first section: how the model does on every source apart, external first."""
     sources = card.get("metrics", {}).get("sources")
     if not sources:
@@ -619,7 +622,7 @@ pituitary data: external rows test glioma and no tumour only.
 """
 
 
-def interval_cell(entry: dict | None) -> str:
+def interval_cell(entry: dict[str, Any] | None) -> str:
     """A rate with its interval, "31.3 % (20.5–44.8)"; "–" where there is no such case."""
     if not entry or entry.get("value") is None:
         return "–"

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from ml.metrics.classification import roc_curve  # noqa: E402
 
@@ -48,7 +50,7 @@ def roc_png(
 
 
 def reliability_png(
-    bins_before: list[dict], bins_after: list[dict], title: str, path: Path
+    bins_before: list[dict[str, Any]], bins_after: list[dict[str, Any]], title: str, path: Path
 ) -> None:
     fig, ax = plt.subplots(figsize=(4.6, 4))
     ax.plot([0, 1], [0, 1], color="0.7", lw=0.8, label="perfect")
@@ -82,7 +84,7 @@ def curves_png(log_csv: Path, path: Path) -> None:
     _save(fig, path)
 
 
-def _save(fig, path: Path) -> None:
+def _save(fig: Figure, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

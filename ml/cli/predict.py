@@ -14,11 +14,15 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ml.artifacts import DEFAULT_MODEL
 
+if TYPE_CHECKING:  # imported where used: TensorFlow loads only when a model is used
+    from ml.serving.engine import Analysis, Engine
 
-def analysis_record(file: str, analysis) -> dict:
+
+def analysis_record(file: str, analysis: Analysis) -> dict[str, Any]:
     """The JSON-ready fields of an Analysis (no image bytes)."""
     return {
         "file": file,
@@ -40,7 +44,7 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 6)
 
 
-def predict_files(engine, files: list[str], heatmap_dir: Path | None) -> int:
+def predict_files(engine: Engine, files: list[str], heatmap_dir: Path | None) -> int:
     """Print one line per file; return how many failed."""
     from ml.serving.engine import UnreadableScan
 

@@ -12,6 +12,7 @@ thresholds fitted on validation, and the model + model card written to --out.
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from ml.artifacts import ARTIFACTS_DIR
 from ml.image.preprocess import METHODS
@@ -65,7 +66,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     return TrainConfig(**vars(p.parse_args(argv)))
 
 
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     cfg = parse_args(argv)
     return train(cfg)
 

@@ -16,6 +16,7 @@ import argparse
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from ml.artifacts import ARTIFACTS_DIR, CARD_FILE, MODEL_CARD_MD, REPORTS_DIR
 from ml.card import read_card, write_card
@@ -37,7 +38,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def estimate(left_out: str, report: dict, run_card: dict, command: str) -> dict:
+def estimate(
+    left_out: str, report: dict[str, Any], run_card: dict[str, Any], command: str
+) -> dict[str, Any]:
     """The card entry: the left-out source's row, every other row of the run, and one
     plain summary sentence that the card file and the web page both show as written."""
     rows = {
@@ -66,7 +69,7 @@ def estimate(left_out: str, report: dict, run_card: dict, command: str) -> dict:
     }
 
 
-def summary(left_out: str, left: dict, brats: dict | None) -> str:
+def summary(left_out: str, left: dict[str, Any], brats: dict[str, Any] | None) -> str:
     """One paragraph: what a hospital the model never saw can expect, with intervals."""
     normals = left["model_alone"]["specificity_medium"]
     text = (
@@ -85,7 +88,7 @@ def summary(left_out: str, left: dict, brats: dict | None) -> str:
     return text + " Intervals: 95 %, bootstrap over people."
 
 
-def record(args: argparse.Namespace) -> dict:
+def record(args: argparse.Namespace) -> dict[str, Any]:
     """Write the estimate into the shipped card and re-render ml/MODEL_CARD.md."""
     from ml.cli.evaluate import write_model_card_md
 
@@ -102,7 +105,8 @@ def record(args: argparse.Namespace) -> dict:
         target = args.reports / f"TRANSFER-{args.left_out}.md"
         target.write_text(table.read_text(encoding="utf-8"), encoding="utf-8")
     write_model_card_md(args.card, args.reports / "comparison.json", args.card_md)
-    return card["transfer_estimate"]
+    transfer_estimate: dict[str, Any] = card["transfer_estimate"]
+    return transfer_estimate
 
 
 def main(argv: list[str] | None = None) -> None:

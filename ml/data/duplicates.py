@@ -11,7 +11,9 @@ import hashlib
 import io
 import json
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -29,11 +31,13 @@ from ml.image.preprocess import crop_brain
 PHASH_THRESHOLD = 10
 DHASH_THRESHOLD = 10
 
+Record = dict[str, Any]  # what the audit knows of one image (a row of audit.json)
 
-def inspect_file(path: str) -> dict:
+
+def inspect_file(path: str) -> Record:
     """Everything the audit needs from one file; never raises on bad images."""
     data = Path(path).read_bytes()
-    record: dict = {"bytes_sha256": hashlib.sha256(data).hexdigest(), "file_size": len(data)}
+    record: Record = {"bytes_sha256": hashlib.sha256(data).hexdigest(), "file_size": len(data)}
     try:
         with Image.open(io.BytesIO(data)) as img:
             record.update(mode=img.mode, width=img.width, height=img.height, format=img.format)
@@ -53,7 +57,7 @@ def inspect_file(path: str) -> dict:
     return record
 
 
-def inspect_all(data_dir: Path, samples: list[Sample]) -> list[dict]:
+def inspect_all(data_dir: Path, samples: list[Sample]) -> list[Record]:
     paths = [str(data_dir / s.relpath) for s in samples]
     records = []
     for s, rec in zip(samples, parallel_map(inspect_file, paths), strict=True):
@@ -68,7 +72,7 @@ def is_near_duplicate(phash_dist: np.ndarray, dhash_dist: np.ndarray) -> np.ndar
     return (phash_dist <= PHASH_THRESHOLD) & (dhash_dist <= DHASH_THRESHOLD)
 
 
-def near_duplicate_pairs(records: list[dict], *, chunk: int = 1024) -> list[tuple[int, int]]:
+def near_duplicate_pairs(records: list[Record], *, chunk: int = 1024) -> list[tuple[int, int]]:
     """Index pairs (i < j) of decodable images that are near-duplicates."""
     ok = [i for i, r in enumerate(records) if "error" not in r]
     ph = np.array([records[i]["phash"] for i in ok], dtype=np.uint64)
@@ -85,7 +89,7 @@ def near_duplicate_pairs(records: list[dict], *, chunk: int = 1024) -> list[tupl
     return pairs
 
 
-def exact_duplicate_groups(records: list[dict], key: str) -> list[list[int]]:
+def exact_duplicate_groups(records: list[Record], key: str) -> list[list[int]]:
     """Indices sharing the same hash under `key` (bytes_sha256 or pixel_sha256)."""
     by_hash: dict[str, list[int]] = defaultdict(list)
     for i, r in enumerate(records):
@@ -94,7 +98,7 @@ def exact_duplicate_groups(records: list[dict], key: str) -> list[list[int]]:
     return [idx for idx in by_hash.values() if len(idx) > 1]
 
 
-def group_ids(records: list[dict], pairs: list[tuple[int, int]]) -> list[int]:
+def group_ids(records: list[Record], pairs: list[tuple[int, int]]) -> list[int]:
     """Transitive groups of exact (pixel) and near duplicates: union-find over all links."""
     uf = UnionFind(len(records))
     for i, j in pairs:
@@ -105,7 +109,7 @@ def group_ids(records: list[dict], pairs: list[tuple[int, int]]) -> list[int]:
     return uf.groups()
 
 
-def odd_images(records: list[dict]) -> list[dict]:
+def odd_images(records: list[Record]) -> list[Record]:
     """Unreadable, unusual mode, tiny, or not a JPEG like the rest."""
     odd = []
     for r in records:
@@ -126,7 +130,9 @@ def odd_images(records: list[dict]) -> list[dict]:
     return odd
 
 
-def summarise(records: list[dict], groups: list[int], pairs: list[tuple[int, int]]) -> dict:
+def summarise(
+    records: list[Record], groups: list[int], pairs: list[tuple[int, int]]
+) -> dict[str, Any]:
     """Counts, duplicate groups, label conflicts and the leak-free test list."""
     members: dict[int, list[int]] = defaultdict(list)
     for i, g in enumerate(groups):
@@ -146,7 +152,7 @@ def summarise(records: list[dict], groups: list[int], pairs: list[tuple[int, int
         counts = Counter(records[i]["label"] for i in idx)
         return {name: counts.get(name, 0) for name in CLASS_NAMES}
 
-    def exact(key: str) -> dict:
+    def exact(key: str) -> dict[str, Any]:
         found = exact_duplicate_groups(records, key)
         return {
             "groups": len(found),
@@ -205,7 +211,7 @@ CANDIDATES = [
 ]
 
 
-def threshold_evidence(records: list[dict]) -> list[dict]:
+def threshold_evidence(records: list[Record]) -> list[Record]:
     """For candidate (pHash, dHash) limits: how many test images match training, and how
     many matched pairs join different classes. A same-patient slice keeps its tumour
     type, so cross-class matches estimate the false-match rate of a threshold."""
@@ -228,7 +234,9 @@ def threshold_evidence(records: list[dict]) -> list[dict]:
     return rows
 
 
-def _test_train_arrays(records: list[dict]):
+def _test_train_arrays(
+    records: list[Record],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     ok = [r for r in records if "error" not in r]
     ph = np.array([r["phash"] for r in ok], dtype=np.uint64)
     dh = np.array([r["dhash"] for r in ok], dtype=np.uint64)
@@ -247,7 +255,7 @@ SHEET_BANDS = [
 ]
 
 
-def contact_sheet(records: list[dict], data_dir: Path, out: Path, per_row: int = 5) -> None:
+def contact_sheet(records: list[Record], data_dir: Path, out: Path, per_row: int = 5) -> None:
     """PNG of test/train pairs in distance bands around the threshold, to judge it by eye."""
     import cv2
 
@@ -258,7 +266,9 @@ def contact_sheet(records: list[dict], data_dir: Path, out: Path, per_row: int =
     rows = []
     for title, (p0, p1), (d0, d1) in SHEET_BANDS:
         a, b = np.nonzero((mp >= p0) & (mp <= p1) & (md >= d0) & (md <= d1))
-        pick = rng.choice(len(a), min(per_row, len(a)), replace=False) if len(a) else []
+        pick: Iterable[int] = (
+            rng.choice(len(a), min(per_row, len(a)), replace=False) if len(a) else []
+        )
         tiles = [
             _pair_tile(data_dir, ok[te[a[k]]], ok[tr[b[k]]], mp[a[k], b[k]], md[a[k], b[k]])
             for k in pick
@@ -270,10 +280,10 @@ def contact_sheet(records: list[dict], data_dir: Path, out: Path, per_row: int =
     cv2.imwrite(str(out), np.vstack(rows))
 
 
-def _pair_tile(data_dir: Path, test_rec: dict, train_rec: dict, pd: int, dd: int) -> np.ndarray:
+def _pair_tile(data_dir: Path, test_rec: Record, train_rec: Record, pd: int, dd: int) -> np.ndarray:
     import cv2
 
-    def thumb(rec: dict) -> np.ndarray:
+    def thumb(rec: Record) -> np.ndarray:
         crop, _ = crop_brain(decode_image((data_dir / rec["relpath"]).read_bytes()))
         return cv2.resize(crop, (96, 96), interpolation=cv2.INTER_AREA)
 
@@ -284,7 +294,7 @@ def _pair_tile(data_dir: Path, test_rec: dict, train_rec: dict, pd: int, dd: int
     return tile
 
 
-def run_audit(data_dir: Path) -> tuple[list[dict], dict]:
+def run_audit(data_dir: Path) -> tuple[list[Record], dict[str, Any]]:
     """Inspect every image and summarise; the pure part of the CLI."""
     records = inspect_all(data_dir, list_samples(data_dir))
     pairs = near_duplicate_pairs(records)

@@ -85,7 +85,9 @@ def _words(rng: np.random.Generator, n: int) -> str:
     return " ".join("".join(rng.choice(letters, rng.integers(2, 9))) for _ in range(n))
 
 
-def _text_lines(img: np.ndarray, rng: np.random.Generator, colour, top: int = 20) -> None:
+def _text_lines(
+    img: np.ndarray, rng: np.random.Generator, colour: int | tuple[int, int, int], top: int = 20
+) -> None:
     height, width = img.shape[:2]
     font, scale = int(rng.choice(FONTS)), float(rng.uniform(0.4, 1.0))
     step = int(28 * scale) + 8
@@ -143,7 +145,9 @@ def noise(rng: np.random.Generator) -> np.ndarray:
     if kind == 2:
         return (rng.random((height, width)) < 0.1).astype(np.uint8) * 255
     if kind == 3:
-        cloudy = cv2.GaussianBlur(rng.normal(0, 1, (height, width)), (0, 0), rng.uniform(3, 30))
+        cloudy: np.ndarray = cv2.GaussianBlur(
+            rng.normal(0, 1, (height, width)), (0, 0), rng.uniform(3, 30)
+        )
         cloudy = (cloudy - cloudy.min()) / (np.ptp(cloudy) + 1e-9)
         return (255 * cloudy).astype(np.uint8)
     return rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
@@ -166,7 +170,7 @@ def gradient(rng: np.random.Generator) -> np.ndarray:
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     if rng.random() < 0.5:
         angle = rng.uniform(0, np.pi)
-        ramp = xx * np.cos(angle) + yy * np.sin(angle)
+        ramp: np.ndarray = xx * np.cos(angle) + yy * np.sin(angle)
     else:
         cy, cx = rng.uniform(0, height), rng.uniform(0, width)
         ramp = -np.hypot(yy - cy, xx - cx)
@@ -174,7 +178,7 @@ def gradient(rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.4:
         return (255 * ramp).astype(np.uint8)
     start, end = rng.integers(0, 256, 3), rng.integers(0, 256, 3)
-    img = start + ramp[..., np.newaxis] * (end - start).astype(np.float32)
+    img: np.ndarray = start + ramp[..., np.newaxis] * (end - start).astype(np.float32)
     return img.astype(np.uint8)
 
 
@@ -281,7 +285,10 @@ def dicom_images() -> Iterator[Sample]:
     for filename, category in DICOM_FILES.items():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            dataset = pydicom.dcmread(get_testdata_file(filename))
+            path = get_testdata_file(filename)
+            if not isinstance(path, str):  # None: not in this pydicom's test files
+                raise FileNotFoundError(f"pydicom has no test file {filename}")
+            dataset = pydicom.dcmread(path)
             pixels = dataset.pixel_array
         if pixels.ndim == 4 or (pixels.ndim == 3 and pixels.shape[-1] != 3):
             pixels = pixels[len(pixels) // 2]  # the middle frame of a multi-frame file

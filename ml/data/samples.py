@@ -12,13 +12,19 @@ import multiprocessing
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 from ml import CLASS_NAMES
 from ml.artifacts import CACHE_DIR
 from ml.image.decode import decode_image
-from ml.image.preprocess import METHOD_V1, finish_uint8, head_crop
+from ml.image.preprocess import (
+    METHOD_V1,
+    finish_uint8,
+    head_crop,
+    uses_background_relative_mask,
+)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 SPLITS = ("Training", "Testing")
@@ -51,7 +57,11 @@ def list_samples(data_dir: str | Path) -> list[Sample]:
     return samples
 
 
-def parallel_map(fn: Callable, items: Iterable, *, processes: int = 2) -> Iterator:
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def parallel_map(fn: Callable[[T], R], items: Iterable[T], *, processes: int = 2) -> Iterator[R]:
     """Ordered map over a small process pool; processes=1 runs inline (tests, debugging)."""
     items = list(items)
     if processes <= 1 or len(items) < 64:
@@ -64,14 +74,14 @@ def parallel_map(fn: Callable, items: Iterable, *, processes: int = 2) -> Iterat
 
 def _prepare_file(args: tuple[str, int, str]) -> np.ndarray:
     path, size, method = args
-    crop, crop_mask, _, _ = head_crop(decode_image(Path(path).read_bytes()), size)
+    crop, crop_mask, _, _ = head_crop(decode_image(Path(path).read_bytes()), size, method)
     return finish_uint8(crop, crop_mask, method)
 
 
-def _crop_file(args: tuple[str, int]) -> np.ndarray:
-    """(2, size, size) uint8: the resized head crop and its mask (0/1)."""
-    path, size = args
-    crop, crop_mask, _, _ = head_crop(decode_image(Path(path).read_bytes()), size)
+def _crop_file(args: tuple[str, int, str]) -> np.ndarray:
+    """(2, size, size) uint8: the resized head crop and its mask (0/1), as `method` masks."""
+    path, size, method = args
+    crop, crop_mask, _, _ = head_crop(decode_image(Path(path).read_bytes()), size, method)
     return np.stack([crop, crop_mask.astype(np.uint8)])
 
 
@@ -84,7 +94,8 @@ def _cache_key(names: list[str], size: int, kind: str) -> str:
 
 def _cached(cache: Path, build: Callable[[], np.ndarray]) -> np.ndarray:
     if cache.exists():
-        return np.load(cache)
+        cached: np.ndarray = np.load(cache)
+        return cached
     arrays = build()
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_suffix(".tmp.npy")
@@ -140,12 +151,15 @@ def load_crops(
     names: list[str] | None = None,
     cache_dir: Path = DEFAULT_CACHE_DIR,
     processes: int = 2,
+    method: str = METHOD_V1,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Resized head crops (n, size, size) uint8 and their masks (n, size, size) bool,
-    before any intensity step: what the training augmentations start from."""
+    before any intensity step: what the training augmentations start from. Only the mask
+    depends on `method` (crop-rank-v3's is relative to the background)."""
     names = names if names is not None else [str(p) for p in paths]
-    jobs = [(str(p), size) for p in paths]
-    cache = Path(cache_dir) / f"{_cache_key(names, size, 'crops')}.npy"
+    jobs = [(str(p), size, method) for p in paths]
+    kind = "crops-relative-mask" if uses_background_relative_mask(method) else "crops"
+    cache = Path(cache_dir) / f"{_cache_key(names, size, kind)}.npy"
     both = _cached(
         cache, lambda: np.stack(list(parallel_map(_crop_file, jobs, processes=processes)))
     )

@@ -26,9 +26,11 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
+from numpy.lib.npyio import NpzFile
 from PIL import Image
 
 from ml.gate.statistics import image_statistics
@@ -157,7 +159,7 @@ class StatisticsCheck:
         return float(np.sqrt(((self.reference - scaled) ** 2).sum(axis=1).min()))
 
     @classmethod
-    def fit(cls, training: np.ndarray, calibration: np.ndarray, quantile: float):
+    def fit(cls, training: np.ndarray, calibration: np.ndarray, quantile: float) -> StatisticsCheck:
         centre = training.mean(axis=0)
         scale = np.maximum(training.std(axis=0), MIN_STAT_SCALE)
         partial = cls(centre, scale, ((training - centre) / scale).astype(np.float32), np.inf)
@@ -180,7 +182,7 @@ class FeatureCheck:
     @classmethod
     def fit(
         cls, training: np.ndarray, labels: np.ndarray, calibration: np.ndarray, quantile: float
-    ):
+    ) -> FeatureCheck:
         from sklearn.covariance import LedoitWolf  # fitting only; serving needs no sklearn
 
         x = transform(training)
@@ -198,7 +200,9 @@ def transform(features: np.ndarray) -> np.ndarray:
     return np.sqrt(np.maximum(np.asarray(features, dtype=np.float64), 0.0))
 
 
-def _quantile(check, calibration: np.ndarray, quantile: float) -> float:
+def _quantile(
+    check: StatisticsCheck | FeatureCheck, calibration: np.ndarray, quantile: float
+) -> float:
     return float(np.quantile([check.distance(row) for row in calibration], quantile))
 
 
@@ -240,8 +244,10 @@ class GateStats:
             )
 
 
-def _fields(data, prefix: str, kind) -> dict:
-    values = {name: data[prefix + name] for name in kind.__dataclass_fields__}
+def _fields(
+    data: NpzFile, prefix: str, kind: type[StatisticsCheck] | type[FeatureCheck]
+) -> dict[str, Any]:
+    values: dict[str, Any] = {name: data[prefix + name] for name in kind.__dataclass_fields__}
     values["threshold"] = float(values["threshold"])
     return values
 

@@ -12,11 +12,12 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
 from ml.artifacts import CARD_FILE, GATE_FILE, SPLITS_FILE
-from ml.card import load_card
+from ml.card import ModelCard, load_card
 from ml.data.samples import SPLITS, parallel_map
 from ml.data.sources import default_external
 from ml.gate.checks import FeatureCheck, GateStats, StatisticsCheck
@@ -34,15 +35,21 @@ UNFAMILIAR_QUANTILE = 0.98
 VARIANT_SEED = 7000  # seeds of the changed copies: index + this
 
 
+class Served(Protocol):
+    """What fitting needs of ml.serving.runtime.ServedModel (a layer above this one)."""
+
+    body: Any  # the Keras model up to the last convolution (Keras is untyped here)
+
+
 def fit(
     model_path: Path,
     data: Path,
     *,
-    load: Callable[[Path], tuple],
+    load: Callable[[Path], tuple[Served, ModelCard]],
     quantile: float = QUANTILE,
     external: Path | None = None,
     variants: bool = True,
-) -> dict:
+) -> dict[str, Any]:
     """Fit gate.npz for the model from its own train/validation split; returns a summary.
 
     Each training image counts once as it is and (`variants`) once more after one random
@@ -123,11 +130,11 @@ def _gate_inputs(job: tuple[str, int, str, int, bool]) -> tuple[np.ndarray, np.n
     gray = decode_image(Path(path).read_bytes())
     if changed:
         gray = random_slice_change(gray, np.random.default_rng(VARIANT_SEED + index))
-    crop, crop_mask, _, _ = head_crop(gray, size)
+    crop, crop_mask, _, _ = head_crop(gray, size, method)
     return image_statistics(gray), finish_uint8(crop, crop_mask, method)
 
 
-def _pooled_features(served, prepared_uint8: np.ndarray) -> np.ndarray:
+def _pooled_features(served: Served, prepared_uint8: np.ndarray) -> np.ndarray:
     """Batched version of what `ServedModel.forward` pools for one image (same numbers up
     to float rounding), so fitting takes a minute instead of a call per image."""
     chunks = []

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ml.image.arrays import Float, Gray, Mask, as_float32, as_gray
+
 Rng = np.random.Generator
 
 
@@ -49,8 +51,8 @@ class AugmentConfig:
 
 
 def randomize(
-    crop: np.ndarray, mask: np.ndarray, rng: Rng, cfg: AugmentConfig = AugmentConfig()
-) -> tuple[np.ndarray, np.ndarray]:
+    crop: Gray, mask: Mask, rng: Rng, cfg: AugmentConfig = AugmentConfig()
+) -> tuple[Gray, Mask]:
     """One random variant of a (size x size) uint8 crop and its bool head mask."""
     image = crop.astype(np.float32)
     image, mask = _geometry(image, mask, rng, cfg)
@@ -61,7 +63,7 @@ def randomize(
     if rng.random() < cfg.downsample:
         image = down_up(image, float(rng.uniform(*cfg.downsample_range)))
     if rng.random() < cfg.blur:
-        image = cv2.GaussianBlur(image, (0, 0), float(rng.uniform(*cfg.blur_sigma)))
+        image = as_float32(cv2.GaussianBlur(image, (0, 0), float(rng.uniform(*cfg.blur_sigma))))
     if rng.random() < cfg.noise:
         level = float(np.percentile(image[mask], 99)) if mask.any() else float(image.max())
         image = rician_noise(image, float(rng.uniform(*cfg.noise_sigma)) * max(level, 1.0), rng)
@@ -73,11 +75,11 @@ def randomize(
     if rng.random() < cfg.window:
         out = window(out, float(rng.uniform(0.0, 0.12)), float(rng.uniform(0.85, 1.0)))
     if rng.random() < cfg.equalize:
-        out = cv2.equalizeHist(out)
+        out = as_gray(cv2.equalizeHist(out))
     return out, mask
 
 
-def _geometry(image, mask, rng: Rng, cfg: AugmentConfig):
+def _geometry(image: Float, mask: Mask, rng: Rng, cfg: AugmentConfig) -> tuple[Float, Mask]:
     """Flip, rotation, zoom and shift with one affine warp of image and mask."""
     size = image.shape[0]
     angle = float(rng.uniform(-cfg.rotate_degrees, cfg.rotate_degrees))
@@ -87,13 +89,22 @@ def _geometry(image, mask, rng: Rng, cfg: AugmentConfig):
     if rng.random() < cfg.flip:
         matrix[0] = -matrix[0]
         matrix[0, 2] += size
-    warp = dict(dsize=(size, size), borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    image = cv2.warpAffine(image, matrix, flags=cv2.INTER_LINEAR, **warp)
-    warped = cv2.warpAffine(mask.astype(np.uint8), matrix, flags=cv2.INTER_NEAREST, **warp)
-    return image, warped.astype(bool)
+    border = cv2.BORDER_CONSTANT
+    out = cv2.warpAffine(
+        image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=border, borderValue=0
+    )
+    warped = cv2.warpAffine(
+        mask.astype(np.uint8),
+        matrix,
+        (size, size),
+        flags=cv2.INTER_NEAREST,
+        borderMode=border,
+        borderValue=0,
+    )
+    return as_float32(out), warped.astype(bool)
 
 
-def erode_head(mask: np.ndarray, depth: float) -> np.ndarray:
+def erode_head(mask: Mask, depth: float) -> Mask:
     """The (non-empty) head mask eroded by `depth` of the head's size (its bounding box's
     longer side): the brain without skull and scalp, roughly."""
     ys, xs = np.nonzero(mask)
@@ -103,7 +114,7 @@ def erode_head(mask: np.ndarray, depth: float) -> np.ndarray:
     return cv2.erode(mask.astype(np.uint8), kernel).astype(bool)
 
 
-def skull_strip(image: np.ndarray, mask: np.ndarray, depth: float):
+def skull_strip(image: Float, mask: Mask, depth: float) -> tuple[Float, Mask]:
     """Approximate skull-stripping: erode the head mask by `depth` of the head's size,
     black out everything outside, and crop again to what is left (as a skull-stripped
     slice is cropped to the brain), back at the same size. Unchanged if too little is left."""
@@ -120,82 +131,87 @@ def skull_strip(image: np.ndarray, mask: np.ndarray, depth: float):
     x1, y1 = min(size, xs.max() + 1 + pad), min(size, ys.max() + 1 + pad)
     stripped = np.where(brain, image, 0.0).astype(np.float32)[y0:y1, x0:x1]
     out = cv2.resize(stripped, (size, size), interpolation=cv2.INTER_LINEAR)
-    out_mask = cv2.resize(brain[y0:y1, x0:x1].astype(np.uint8), (size, size), cv2.INTER_NEAREST)
-    return out, out_mask.astype(bool)
+    # Linear, as it has always run: the third positional argument written here before was
+    # OpenCV's `dst`, so INTER_NEAREST was never applied (0/1 values stay 0/1 either way).
+    out_mask = cv2.resize(
+        brain[y0:y1, x0:x1].astype(np.uint8), (size, size), interpolation=cv2.INTER_LINEAR
+    )
+    return as_float32(out), out_mask.astype(bool)
 
 
-def _bias_field(shape: tuple[int, ...], rng: Rng, strength: float) -> np.ndarray:
+def _bias_field(shape: tuple[int, ...], rng: Rng, strength: float) -> Float:
     """A smooth multiplicative field, exp of a 3x3 random grid upsampled (RF inhomogeneity)."""
     grid = rng.normal(0.0, 1.0, (3, 3)).astype(np.float32)
     smooth = cv2.resize(grid, (shape[1], shape[0]), interpolation=cv2.INTER_CUBIC)
-    return np.exp(float(rng.uniform(0.0, strength)) * smooth / 2.0)
+    return as_float32(np.exp(float(rng.uniform(0.0, strength)) * smooth / 2.0))
 
 
-def down_up(image: np.ndarray, factor: float) -> np.ndarray:
+def down_up(image: Float, factor: float) -> Float:
     """Lose resolution: shrink by `factor` (area) and enlarge back (linear), as a 2 mm scan
     or a small export enlarged in a viewer looks."""
     h, w = image.shape[:2]
     small = cv2.resize(
         image, (max(8, round(w * factor)), max(8, round(h * factor))), interpolation=cv2.INTER_AREA
     )
-    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    return as_float32(cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR))
 
 
-def rician_noise(image: np.ndarray, sigma: float, rng: Rng) -> np.ndarray:
+def rician_noise(image: Float, sigma: float, rng: Rng) -> Float:
     """Magnitude-image noise: |signal + n1 + i n2| with Gaussian n1, n2 (MRI's Rician noise)."""
     real = image + rng.normal(0.0, sigma, image.shape).astype(np.float32)
     imaginary = rng.normal(0.0, sigma, image.shape).astype(np.float32)
     return np.sqrt(real * real + imaginary * imaginary)
 
 
-def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
+def jpeg(image: Gray, quality: int) -> Gray:
     ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     if not ok:  # pragma: no cover - OpenCV always encodes a uint8 2-D array
         return image
-    return cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)
+    decoded = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)
+    return image if decoded is None else as_gray(decoded)  # None: as `not ok` above
 
 
-def gamma(image: np.ndarray, value: float) -> np.ndarray:
+def gamma(image: Gray, value: float) -> Gray:
     lut = np.clip(np.rint(255.0 * (np.arange(256) / 255.0) ** value), 0, 255).astype(np.uint8)
     return lut[image]
 
 
-def window(image: np.ndarray, low: float, high: float) -> np.ndarray:
+def window(image: Gray, low: float, high: float) -> Gray:
     """Map [low, high] of the full scale to [0, 255], clipping outside (a narrowed window);
     low < 0 or high > 1 widens it (less contrast)."""
     scale = 255.0 / max(1e-6, (high - low) * 255.0)
     return _to_uint8((image.astype(np.float32) - low * 255.0) * scale)
 
 
-def _to_uint8(image: np.ndarray) -> np.ndarray:
+def _to_uint8(image: Float) -> Gray:
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
 
 # The display changes of the robustness table, on a WHOLE decoded slice (uint8 2-D), as a
 # viewer's export or a clinician's conversion would make them.
-def _down_128(gray: np.ndarray) -> np.ndarray:
+def _down_128(gray: Gray) -> Gray:
     factor = min(1.0, 128.0 / max(gray.shape))
     return _to_uint8(down_up(gray.astype(np.float32), factor))
 
 
-def _noise(gray: np.ndarray) -> np.ndarray:
+def _noise(gray: Gray) -> Gray:
     rng = np.random.default_rng(int(gray.sum()) % (2**32))  # the same noise for the same slice
     return _to_uint8(rician_noise(gray.astype(np.float32), 6.0, rng))
 
 
-DISPLAY_CHANGES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+DISPLAY_CHANGES: dict[str, Callable[[Gray], Gray]] = {
     "gamma 0.6": lambda g: gamma(g, 0.6),
     "gamma 1.6": lambda g: gamma(g, 1.6),
     "window narrowed (5-80 %)": lambda g: window(g, 0.05, 0.80),
     "window widened (-20-120 %)": lambda g: window(g, -0.20, 1.20),
-    "histogram equalisation": cv2.equalizeHist,
+    "histogram equalisation": lambda g: as_gray(cv2.equalizeHist(g)),
     "JPEG quality 50": lambda g: jpeg(g, 50),
     "down-sampled to 128 px and back": _down_128,
     "Rician noise sigma 6": _noise,
 }
 
 
-def skull_strip_slice(gray: np.ndarray, depth: float) -> np.ndarray:
+def skull_strip_slice(gray: Gray, depth: float) -> Gray:
     """Whole-slice version of `skull_strip`: black out all but the eroded head mask."""
     from ml.image.preprocess import brain_mask
 
@@ -209,7 +225,7 @@ def skull_strip_slice(gray: np.ndarray, depth: float) -> np.ndarray:
     return np.where(brain, gray, np.uint8(0))
 
 
-def random_slice_change(gray: np.ndarray, rng: Rng) -> np.ndarray:
+def random_slice_change(gray: Gray, rng: Rng) -> Gray:
     """One random acquisition or export change of a whole slice, drawn from continuous
     ranges (not the fixed DISPLAY_CHANGES the robustness table measures): what the input
     gate's reference statistics are widened with."""
@@ -219,7 +235,7 @@ def random_slice_change(gray: np.ndarray, rng: Rng) -> np.ndarray:
     if kind == 1:
         return window(gray, float(rng.uniform(-0.25, 0.12)), float(rng.uniform(0.75, 1.25)))
     if kind == 2:
-        return cv2.equalizeHist(gray)
+        return as_gray(cv2.equalizeHist(gray))
     if kind == 3:
         return jpeg(gray, int(rng.integers(30, 96)))
     if kind == 4:

@@ -11,6 +11,7 @@ import io
 import warnings
 
 import numpy as np
+from numpy.typing import NDArray
 from PIL import Image, ImageOps
 
 DEFAULT_MAX_PIXELS = 40_000_000
@@ -21,7 +22,7 @@ class UnreadableImage(ValueError):
     """The bytes are not an image we can decode (empty, corrupt, truncated, too large)."""
 
 
-def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> NDArray[np.uint8]:
     """Decode image bytes to a 2-D uint8 grayscale array, EXIF orientation applied.
 
     Raises:
@@ -63,7 +64,7 @@ def _open_checked(data: bytes, max_pixels: int) -> Image.Image:
     return img
 
 
-def to_grayscale(img: Image.Image) -> np.ndarray:
+def to_grayscale(img: Image.Image) -> NDArray[np.uint8]:
     """Convert any Pillow image to a 2-D uint8 array.
 
     Alpha is composited on black (MRI background is black, so transparent margins stay
@@ -83,18 +84,18 @@ def to_grayscale(img: Image.Image) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(img, dtype=np.uint8))
 
 
-def _composite_on_black(rgba: Image.Image) -> np.ndarray:
+def _composite_on_black(rgba: Image.Image) -> NDArray[np.uint8]:
     arr = np.asarray(rgba, dtype=np.float32)
     alpha = arr[..., 3:4] / 255.0
     rgb = arr[..., :3] * alpha
     # ITU-R 601-2 luma, the same weights Pillow uses for convert("L").
-    luma = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    luma: NDArray[np.float32] = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
     return np.clip(np.rint(luma), 0, 255).astype(np.uint8)
 
 
 def _rescale_high_depth(
-    arr: np.ndarray, low_pct: float = 0.5, high_pct: float = 99.5
-) -> np.ndarray:
+    arr: NDArray[np.float64], low_pct: float = 0.5, high_pct: float = 99.5
+) -> NDArray[np.uint8]:
     """Map the 0.5-99.5 percentile range to 0-255 so one hot pixel cannot darken the scan."""
     if arr.ndim == 3:
         arr = arr.mean(axis=2)
@@ -104,5 +105,5 @@ def _rescale_high_depth(
         lo, hi = float(arr.min()), float(arr.max())
     if hi <= lo:
         return np.zeros(arr.shape, dtype=np.uint8)
-    scaled = (arr - lo) / (hi - lo) * 255.0
+    scaled: NDArray[np.float64] = (arr - lo) / (hi - lo) * 255.0
     return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)

@@ -13,6 +13,11 @@ model card names the one its model was trained with (`preprocessing_method`):
   0. MRI intensities have no absolute unit: any monotonic change a scanner or a viewer's
   export makes (gamma, window/level, contrast, equalisation) gives the same ranks, so the
   model's input does not change with them by construction.
+- "crop-rank-v3": as v2, but the head mask's threshold is taken relative to the background
+  level (halfway between the image's 2nd-percentile gray level and Otsu's threshold, rather
+  than half of Otsu's). For a black background this is the v2 mask; a window widened past
+  black (an export that lifts the background to gray) no longer moves the mask, so the crop
+  and the ranks stay those of the unchanged slice.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 
 MIN_SIDE_FOR_CROP = 16  # below this a contour means nothing; use the whole image
 MIN_AREA_FRACTION = 0.05  # a "head" smaller than 5 % of the image is noise or text
@@ -28,14 +34,16 @@ DEFAULT_MARGIN = 0.03  # fraction of the bbox's longer side added on each side
 
 METHOD_V1 = "crop-v1"
 METHOD_RANK = "crop-rank-v2"
-METHODS = (METHOD_V1, METHOD_RANK)
+METHOD_RANK_V3 = "crop-rank-v3"
+METHODS = (METHOD_V1, METHOD_RANK, METHOD_RANK_V3)
+BACKGROUND_PERCENTILE = 2.0  # the background's gray level, for a background-relative mask
 
 BBox = tuple[int, int, int, int]
 
 
 @dataclass(frozen=True)
 class Prepared:
-    tensor: np.ndarray  # float32 (size, size, 1) in [0, 1]
+    tensor: NDArray[np.float32]  # (size, size, 1) in [0, 1]
     bbox: BBox  # (x, y, w, h) of the crop in the input image's coordinates
     mask: np.ndarray | None = None  # bool head mask of the WHOLE input image, if computed
 
@@ -51,20 +59,32 @@ def _as_uint8_2d(gray: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def _threshold(blurred: np.ndarray) -> float:
-    """Half of Otsu's threshold, floored: keeps dim grey matter inside the head outline."""
+def _threshold(blurred: np.ndarray, relative_to_background: bool = False) -> float:
+    """Half of Otsu's threshold, floored: keeps dim grey matter inside the head outline.
+
+    Relative to the background: halfway between the background level and Otsu's threshold,
+    the same as half of Otsu's when the background is black."""
     otsu, _ = cv2.threshold(blurred, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    return max(10.0, 0.5 * float(otsu))
+    background = 0.0
+    if relative_to_background:
+        background = min(float(np.percentile(blurred, BACKGROUND_PERCENTILE)), float(otsu))
+    return max(10.0, background + 0.5 * (float(otsu) - background))
 
 
-def brain_mask(gray: np.ndarray) -> np.ndarray:
+def uses_background_relative_mask(method: str) -> bool:
+    """Whether `method` computes the head mask relative to the background (crop-rank-v3)."""
+    return method == METHOD_RANK_V3
+
+
+def brain_mask(gray: np.ndarray, *, relative_to_background: bool = False) -> np.ndarray:
     """Boolean mask of the largest bright blob (the head), filled; all False if none."""
     arr = _as_uint8_2d(gray)
     mask = np.zeros(arr.shape, dtype=np.uint8)
     if min(arr.shape) < MIN_SIDE_FOR_CROP or int(arr.max()) == int(arr.min()):
         return mask.astype(bool)
     blurred = cv2.GaussianBlur(arr, (5, 5), 0)
-    _, binary = cv2.threshold(blurred, _threshold(blurred), 255, cv2.THRESH_BINARY)
+    threshold = _threshold(blurred, relative_to_background)
+    _, binary = cv2.threshold(blurred, threshold, 255, cv2.THRESH_BINARY)
     kernel = np.ones((3, 3), np.uint8)
     binary = cv2.morphologyEx(binary, cv2.MORPH_OPEN, kernel, iterations=2)
     contours, _ = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
@@ -116,14 +136,17 @@ def prepare_uint8(gray: np.ndarray, size: int) -> tuple[np.ndarray, BBox]:
     return resize_uint8(crop, size), bbox
 
 
-def head_crop(gray: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, BBox, np.ndarray]:
-    """The head mask (computed once), the crop and its mask resized to size x size.
+def head_crop(
+    gray: np.ndarray, size: int, method: str = METHOD_V1
+) -> tuple[np.ndarray, np.ndarray, BBox, np.ndarray]:
+    """The head mask (computed once, as `method` computes it), the crop and its mask
+    resized to size x size.
 
     Returns (crop uint8, crop mask bool, bbox, whole-image mask bool). The training
     augmentations work on (crop, crop mask) before the intensity standardisation.
     """
     arr = _as_uint8_2d(gray)
-    mask = brain_mask(arr)
+    mask = brain_mask(arr, relative_to_background=uses_background_relative_mask(method))
     bbox = head_bbox(mask)
     x, y, w, h = bbox
     crop = resize_uint8(arr[y : y + h, x : x + w], size)
@@ -157,18 +180,18 @@ def finish_uint8(crop: np.ndarray, crop_mask: np.ndarray, method: str) -> np.nda
     """The method's intensity step on a resized crop (uint8 in, uint8 out)."""
     if method == METHOD_V1:
         return crop
-    if method == METHOD_RANK:
+    if method in (METHOD_RANK, METHOD_RANK_V3):
         return rank_normalize(crop, crop_mask)
     raise ValueError(f"unknown preprocessing method {method!r}; choose from {METHODS}")
 
 
 def prepare(gray: np.ndarray, size: int, method: str = METHOD_V1) -> Prepared:
     """Model input for one grayscale image. Training and inference both call this."""
-    crop, crop_mask, bbox, mask = head_crop(gray, size)
+    crop, crop_mask, bbox, mask = head_crop(gray, size, method)
     resized = finish_uint8(crop, crop_mask, method)
     return Prepared(tensor=to_model_input(resized), bbox=bbox, mask=mask)
 
 
-def to_model_input(resized: np.ndarray) -> np.ndarray:
+def to_model_input(resized: np.ndarray) -> NDArray[np.float32]:
     """uint8 (size, size) -> float32 (size, size, 1) in [0, 1]."""
     return (resized.astype(np.float32) / 255.0)[..., np.newaxis]

@@ -6,6 +6,8 @@ the probabilities are, so it is safe to fit on the validation set after training
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import numpy as np
 from scipy.optimize import minimize_scalar
 
@@ -31,14 +33,24 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     return float(np.exp(result.x))
 
 
-def reliability_bins(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> list[dict]:
+class ReliabilityBin(TypedDict):
+    low: float
+    high: float
+    count: int
+    confidence: float | None  # None in an empty bin
+    accuracy: float | None
+
+
+def reliability_bins(
+    probs: np.ndarray, labels: np.ndarray, n_bins: int = 15
+) -> list[ReliabilityBin]:
     """Per equal-width confidence bin: count, mean confidence, accuracy (top-label)."""
     conf = probs.max(axis=1)
     correct = probs.argmax(axis=1) == labels
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     # bin i holds (edges[i], edges[i+1]]; confidence 0 cannot occur with >= 2 classes
     which = np.clip(np.searchsorted(edges, conf, side="left") - 1, 0, n_bins - 1)
-    bins = []
+    bins: list[ReliabilityBin] = []
     for i in range(n_bins):
         mask = which == i
         n = int(mask.sum())
@@ -61,7 +73,7 @@ def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, n_bins: in
         sum(
             b["count"] / total * abs(b["accuracy"] - b["confidence"])
             for b in reliability_bins(probs, labels, n_bins)
-            if b["count"]
+            if b["accuracy"] is not None and b["confidence"] is not None  # count > 0
         )
     )
 
@@ -72,7 +84,9 @@ def brier_score(probs: np.ndarray, labels: np.ndarray) -> float:
     return float(((probs - onehot) ** 2).sum(axis=1).mean())
 
 
-def calibration_summary(logits: np.ndarray, labels: np.ndarray, temperature: float) -> dict:
+def calibration_summary(
+    logits: np.ndarray, labels: np.ndarray, temperature: float
+) -> dict[str, float]:
     before = calibrated_probabilities(logits, 1.0)
     after = calibrated_probabilities(logits, temperature)
     return {

@@ -12,16 +12,18 @@ metrics on every slice as if the gate had let it through.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ml.metrics.calibration import expected_calibration_error
 
 
 def cluster_bootstrap_ci(
-    statistic: Callable[[np.ndarray], dict[str, float]],
-    clusters: np.ndarray | list,
+    statistic: Callable[[np.ndarray], Mapping[str, float | None]],
+    clusters: ArrayLike,
     *,
     n_resamples: int = 1000,
     seed: int = 0,
@@ -89,13 +91,13 @@ def source_metrics(
     y: np.ndarray,
     probs: np.ndarray,
     accepted: np.ndarray,
-    people: np.ndarray | list,
+    people: ArrayLike,
     thresholds: dict[str, float],
     normal: int,
     *,
     n_resamples: int = 1000,
     seed: int = 0,
-) -> dict:
+) -> dict[str, Any]:
     """Everything reported for one source: counts, gate pass rate, metrics of what was
     analysed and of the model alone, each {"value", "ci95"} with people resampled."""
     y, probs, accepted = np.asarray(y), np.asarray(probs), np.asarray(accepted, dtype=bool)
@@ -103,7 +105,7 @@ def source_metrics(
 
     def statistic(idx: np.ndarray) -> dict[str, float | None]:
         analysed = idx[accepted[idx]]
-        out = {"gate_pass": float(accepted[idx].mean())}
+        out: dict[str, float | None] = {"gate_pass": float(accepted[idx].mean())}
         out |= {
             f"analysed.{k}": v
             for k, v in point(y[analysed], probs[analysed], normal, thresholds).items()
@@ -114,7 +116,7 @@ def source_metrics(
     values = statistic(np.arange(len(y)))
     ci = cluster_bootstrap_ci(statistic, people, n_resamples=n_resamples, seed=seed)
 
-    def entry(key: str) -> dict:
+    def entry(key: str) -> dict[str, Any]:
         value = values[key]
         interval = ci.get(key) if value is not None else None
         return {"value": value, "ci95": list(interval) if interval else None}

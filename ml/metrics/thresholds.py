@@ -39,7 +39,9 @@ def choose_thresholds(tumour_probability: np.ndarray, is_tumour: np.ndarray) -> 
     return {"medium": medium, "high": max(math.ceil(high * 1e6) / 1e6, medium)}
 
 
-def describe(tumour_probability: np.ndarray, is_tumour: np.ndarray, thresholds: dict) -> dict:
+def describe(
+    tumour_probability: np.ndarray, is_tumour: np.ndarray, thresholds: dict[str, float]
+) -> dict[str, dict[str, float]]:
     """Sensitivity/specificity of 'not low' (>= medium) and of 'high' (>= high)."""
     out = {}
     for level in ("medium", "high"):

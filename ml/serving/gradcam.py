@@ -88,4 +88,5 @@ def gradcam_heatmap(
     feature_map = body(image[np.newaxis].astype("float32"), training=False)
     if class_index is None:
         class_index = int(np.argmax(head(feature_map, training=False)[0]))
-    return gradcam_from_features(head, feature_map, tf.constant(class_index)).numpy()
+    heatmap: np.ndarray = gradcam_from_features(head, feature_map, tf.constant(class_index)).numpy()
+    return heatmap

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 
 from ml.image.png import encode_png
 from ml.image.preprocess import BBox
@@ -65,4 +66,6 @@ def _to_uint8(heatmap: np.ndarray) -> np.ndarray:
 
     OpenCV does it in two passes, about 3x faster than the numpy clip/rint/astype chain.
     """
-    return cv2.convertScaleAbs(cv2.max(heatmap.astype(np.float32, copy=False), 0.0), alpha=255.0)
+    floats = heatmap.astype(np.float32, copy=False)
+    positive: NDArray[np.float32] = cv2.max(floats, 0.0)  # type: ignore[call-overload]  # OpenCV takes a scalar src2; its stubs list arrays only
+    return cv2.convertScaleAbs(positive, alpha=255.0)

@@ -11,9 +11,11 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 
 from ml.artifacts import CARD_FILE
 from ml.card import ModelCard, load_card, sha256_file
@@ -47,7 +49,7 @@ def configure_threads(threads: int | None = None) -> int:
         tf.config.threading.set_intra_op_parallelism_threads(wanted)
         tf.config.threading.set_inter_op_parallelism_threads(1)
     except RuntimeError:
-        current = tf.config.threading.get_intra_op_parallelism_threads()
+        current: int = tf.config.threading.get_intra_op_parallelism_threads()
         if current != wanted:
             log.warning("TensorFlow already started with %s threads; %s ignored", current, wanted)
         return current
@@ -77,7 +79,8 @@ class ServedModel:
     itself is never modified (see ml/serving/gradcam.py).
     """
 
-    def __init__(self, model, last_conv: str, input_size: int, channels: int) -> None:
+    # TensorFlow and Keras are untyped here: a model and a tensor are Any at our boundary.
+    def __init__(self, model: Any, last_conv: str, input_size: int, channels: int) -> None:
         import tensorflow as tf
 
         from ml.serving.gradcam import gradcam_from_features, split_at
@@ -96,7 +99,7 @@ class ServedModel:
         self._forward_many = None  # the batched functions are traced on first use
         self._gradcam_many = None
 
-    def _forward_graph(self, batch):
+    def _forward_graph(self, batch: Any) -> tuple[Any, Any, Any]:
         import tensorflow as tf
 
         feature_map = self.body(batch, training=False)
@@ -104,14 +107,19 @@ class ServedModel:
         pooled = tf.reduce_mean(tf.cast(feature_map, tf.float32), axis=(1, 2))
         return feature_map, logits, pooled
 
-    def forward(self, batch: np.ndarray):
+    def forward(
+        self, batch: NDArray[np.float32]
+    ) -> tuple[Any, NDArray[np.float32], NDArray[np.float32]]:
         """(1, size, size, channels) float32 -> (feature map tensor, logits, pooled features)."""
         feature_map, logits, pooled = self._forward(batch)
-        return feature_map, logits.numpy()[0], pooled.numpy()[0]
+        logits_row: NDArray[np.float32] = logits.numpy()[0]
+        pooled_row: NDArray[np.float32] = pooled.numpy()[0]
+        return feature_map, logits_row, pooled_row
 
-    def gradcam(self, feature_map, class_index: int) -> np.ndarray:
+    def gradcam(self, feature_map: Any, class_index: int) -> NDArray[np.float32]:
         """Grad-CAM at the feature map's resolution, in [0, 1]."""
-        return self._gradcam(feature_map, np.int32(class_index)).numpy()
+        heatmap: NDArray[np.float32] = self._gradcam(feature_map, np.int32(class_index)).numpy()
+        return heatmap
 
     def forward_batch(self, batch: np.ndarray):
         """(n, size, size, channels) float32 -> (feature maps tensor, logits (n, classes),

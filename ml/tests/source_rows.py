@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ml.cli.evaluate_sources import SOURCE_NAMES
 from ml.metrics.sources import source_metrics
 
 
-def source_row(name: str, y, tumour_p, accepted, people) -> dict:
+def source_row(name: str, y, tumour_p, accepted, people) -> dict[str, Any]:
     probs = np.zeros((len(y), 4))
     probs[:, 0], probs[:, 2] = tumour_p, 1 - np.asarray(tumour_p)
     s = source_metrics(

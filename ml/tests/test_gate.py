@@ -76,6 +76,7 @@ def test_colour_preview_keeps_the_colour_of_encoded_images():
 
     preview = colour_preview(encode(rgb))
 
+    assert preview is not None
     assert preview[..., 2].mean() > 150
     assert preview[..., 0].mean() < 50
     assert colour_preview(b"not an image") is None

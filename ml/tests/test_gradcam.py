@@ -107,7 +107,9 @@ def test_mass_inside_is_the_share_of_heat_under_the_mask():
 
 
 def _decode(png: bytes) -> np.ndarray:
-    return cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
+    image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert image is not None
+    return image
 
 
 def test_overlay_has_the_slice_size_and_leaves_cold_regions_untouched():

@@ -25,6 +25,7 @@ def engine(artifacts):
 
 def _png_size(data: bytes) -> tuple[int, int]:
     img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert img is not None
     return img.shape[1], img.shape[0]
 
 

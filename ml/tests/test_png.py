@@ -8,7 +8,9 @@ from ml.image.png import encode_png
 
 
 def _decode(data: bytes) -> np.ndarray:
-    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert image is not None
+    return image
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (7, 13), (64, 48), (5, 9, 3), (33, 17, 3)])

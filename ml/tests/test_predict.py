@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import Any
 
 import numpy as np
 import pytest
@@ -40,7 +41,7 @@ def scans(tmp_path):
     return good, blank
 
 
-def _lines(capsys) -> list[dict]:
+def _lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
     return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
 
 
@@ -63,6 +64,8 @@ def test_prints_one_json_line_with_all_fields_and_writes_the_overlay(
 
     heatmap = cv2.imread(str(out_dir / "slice.heatmap.png"), cv2.IMREAD_UNCHANGED)
     source = cv2.imread(str(good), cv2.IMREAD_UNCHANGED)
+    assert heatmap is not None
+    assert source is not None
     assert heatmap.dtype.name == "uint8"
     assert heatmap.ndim == 2
     assert heatmap.shape == source.shape[:2]

@@ -7,9 +7,12 @@ import pytest
 
 from ml.data.sources import Item, source_weights, split_people
 from ml.image import augment
+from ml.image.arrays import as_gray
 from ml.image.preprocess import (
     METHOD_RANK,
+    METHOD_RANK_V3,
     METHOD_V1,
+    brain_mask,
     finish_uint8,
     head_crop,
     prepare,
@@ -24,7 +27,7 @@ def _head(size: int = 96, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     img = np.zeros((size, size), np.uint8)
     cv2.ellipse(img, (size // 2, size // 2), (size // 3, size // 2 - 6), 0, 0, 360, 110, -1)
-    img = cv2.add(img, (rng.integers(0, 40, img.shape) * (img > 0)).astype(np.uint8))
+    img = as_gray(cv2.add(img, (rng.integers(0, 40, img.shape) * (img > 0)).astype(np.uint8)))
     cv2.circle(img, (size // 2 + 8, size // 2 - 5), 7, 220, -1)
     return img
 
@@ -38,6 +41,43 @@ def test_rank_normalisation_ignores_increasing_intensity_changes():
     # the unstandardised method does change with gamma
     v1 = prepare(gray, 32, METHOD_V1).tensor
     assert np.abs(prepare(augment.gamma(gray, 0.6), 32, METHOD_V1).tensor - v1).mean() > 0.05
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / max(1, (a | b).sum()))
+
+
+def test_v3_mask_is_the_v2_mask_on_a_black_background():
+    gray = _head()
+    assert np.array_equal(brain_mask(gray), brain_mask(gray, relative_to_background=True))
+    v2, v3 = prepare(gray, 32, METHOD_RANK), prepare(gray, 32, METHOD_RANK_V3)
+    assert np.array_equal(v2.tensor, v3.tensor)
+    assert v2.bbox == v3.bbox
+
+
+def test_v3_mask_and_input_do_not_move_when_a_widened_window_lifts_the_background():
+    gray = _head()
+    widened = augment.window(gray, -0.6, 1.2)  # black -> gray 85: above half of Otsu's
+    assert int(widened.min()) > 80
+    relative = brain_mask(widened, relative_to_background=True)
+    assert _iou(relative, brain_mask(gray)) > 0.95
+    assert _iou(brain_mask(widened), brain_mask(gray)) < 0.8  # v2's mask takes the frame
+    base = prepare(gray, 32, METHOD_RANK_V3).tensor
+    assert np.abs(prepare(widened, 32, METHOD_RANK_V3).tensor - base).mean() < 0.02
+    assert np.abs(prepare(widened, 32, METHOD_RANK).tensor - base).mean() > 0.05
+
+
+def test_v3_crops_are_cached_apart_from_v2_crops(tmp_path):
+    import cv2
+
+    from ml.data.samples import load_crops
+
+    path = tmp_path / "head.png"
+    cv2.imwrite(str(path), augment.window(_head(), -0.6, 1.2))
+    _, mask_v2 = load_crops([path], 32, cache_dir=tmp_path, processes=1, method=METHOD_RANK)
+    _, mask_v3 = load_crops([path], 32, cache_dir=tmp_path, processes=1, method=METHOD_RANK_V3)
+    assert len(list(tmp_path.glob("*.npy"))) == 2
+    assert not np.array_equal(mask_v2, mask_v3)
 
 
 def test_rank_normalisation_is_zero_outside_the_head_and_spans_the_scale_inside():

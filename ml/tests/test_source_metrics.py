@@ -23,8 +23,13 @@ def test_people_not_slices_set_the_interval_width():
 
 def test_a_resample_takes_every_slice_of_a_drawn_person():
     people = np.array(["a"] * 3 + ["b"] * 7)
-    sizes = set()
-    cluster_bootstrap_ci(lambda idx: sizes.add(len(idx)) or {"n": len(idx)}, people, n_resamples=50)
+    sizes: set[int] = set()
+
+    def statistic(idx: np.ndarray) -> dict[str, float | None]:
+        sizes.add(len(idx))
+        return {"n": len(idx)}
+
+    cluster_bootstrap_ci(statistic, people, n_resamples=50)
     assert sizes <= {6, 10, 14}
 
 

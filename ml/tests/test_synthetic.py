@@ -3,14 +3,13 @@ turned into glioma labels in the training batches at the configured share."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import cv2
 import numpy as np
 
 from ml import CLASS_NAMES
 from ml.image.preprocess import METHOD_RANK, head_crop
-from ml.training.pipeline import augmented_batches
+from ml.training.config import TrainConfig
+from ml.training.pipeline import TrainData, augmented_batches
 from ml.training.synthetic import _inner, add_lesion
 
 
@@ -58,22 +57,27 @@ def test_a_head_too_small_to_hold_a_lesion_is_left_alone():
     assert np.array_equal(add_lesion(crop, mask, np.random.default_rng(0)), crop)
 
 
-def _data(n: int = 64):
+def _data(n: int = 64) -> TrainData:
     crop, mask, _, _ = head_crop(_head(), 32)
     y = np.array(
         [CLASS_NAMES.index("notumor")] * (n // 2) + [CLASS_NAMES.index("pituitary")] * (n // 2)
     )
-    return SimpleNamespace(crops=np.stack([crop] * n), masks=np.stack([mask] * n), y_train=y)
+    unused = np.empty(0)  # augmented_batches reads the crops, masks and labels only
+    return TrainData(
+        train=[], val=[], crops=np.stack([crop] * n), masks=np.stack([mask] * n),
+        x_train=unused, x_val=unused, y_train=y, y_val=unused,
+    )  # fmt: skip
 
 
 def _labels(share: float) -> np.ndarray:
-    cfg = SimpleNamespace(
-        augment="geometric", batch_size=64, size=32, preprocessing=METHOD_RANK,
+    cfg = TrainConfig(
+        data="", out="", augment="geometric", batch_size=64, size=32, preprocessing=METHOD_RANK,
         synthetic_tumours=share,
     )  # fmt: skip
     data = _data()
     _, onehot, _ = next(augmented_batches(data, cfg, np.ones(len(data.y_train)), seed=0))
-    return onehot.argmax(1)
+    labels: np.ndarray = onehot.argmax(1)
+    return labels
 
 
 def test_the_configured_share_of_normals_becomes_glioma_and_tumours_stay():

@@ -11,6 +11,7 @@ import pytest
 from ml import CLASS_NAMES
 from ml.card import load_card, sha256_file
 from ml.cli.train import main as train_main
+from ml.image.arrays import as_gray
 
 
 def _write_fake_dataset(root, per_class: int = 6) -> None:
@@ -22,7 +23,7 @@ def _write_fake_dataset(root, per_class: int = 6) -> None:
             for i in range(per_class):
                 img = np.zeros((48, 40), np.uint8)
                 cv2.ellipse(img, (20, 24), (15, 19), 0, 0, 360, 90 + 20 * k, -1)
-                img = cv2.add(img, rng.integers(0, 30, img.shape).astype(np.uint8))
+                img = as_gray(cv2.add(img, rng.integers(0, 30, img.shape).astype(np.uint8)))
                 cv2.imwrite(str(folder / f"{split[:2]}-{name}-{i}.png"), img)
 
 
@@ -90,3 +91,16 @@ def test_evaluate_reports_both_test_sets_and_updates_the_card(trained, tmp_path)
     assert "leak-free test (n=2)" in (tmp_path / "CARD.md").read_text()
     for name in ("confusion_test.png", "roc_test_leak_free.png", "reliability_test.png"):
         assert (tmp_path / "reports" / name).stat().st_size > 0
+
+
+def test_training_with_the_background_relative_mask_names_it_on_the_card(tmp_path):
+    data = tmp_path / "data"
+    _write_fake_dataset(data)
+    out = tmp_path / "out"
+    args = ["--data", str(data), "--out", str(out), "--arch", "cnn_small", "--size", "32"]
+    args += ["--epochs", "1", "--max-steps", "1", "--batch-size", "8", "--verbose", "0"]
+    args += ["--audit-json", str(tmp_path / "none.json"), "--cache-dir", str(tmp_path / "c")]
+    args += ["--no-ixi", "--preprocessing", "crop-rank-v3"]
+    train_main(args)
+    assert load_card(out / "model_card.json").preprocessing_method == "crop-rank-v3"
+    assert list((tmp_path / "c").glob("crops-relative-mask-32px-*.npy"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,7 +43,7 @@ def test_a_model_trained_on_any_of_the_people_is_refused(tmp_path):
         refuse_trained_on({"ixi_all": items}, splits)
 
 
-def _report() -> dict:
+def _report() -> dict[str, Any]:
     normals = [2] * 4
     return {
         "model": "brainscan-cnn-9",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from ml.artifacts import AUDIT_JSON
 from ml.data.samples import DEFAULT_CACHE_DIR
@@ -50,7 +51,7 @@ class TrainConfig:
     verbose: int | None = None
 
 
-def config_dict(cfg: TrainConfig) -> dict:
+def config_dict(cfg: TrainConfig) -> dict[str, Any]:
     d = asdict(cfg)
     d["python"] = sys.version.split()[0]
     d["cpu_count"] = os.cpu_count()

@@ -11,6 +11,7 @@ import json
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -19,15 +20,17 @@ from ml import CLASS_NAMES, NORMAL_CLASS
 from ml import card as card_file
 from ml.artifacts import CARD_FILE, MODEL_FILE, SPLITS_FILE
 from ml.card import RISK_RULE, calibrated_probabilities, sha256_file
+from ml.data.samples import Sample
+from ml.data.sources import Item
 from ml.image.augment import randomize
 from ml.image.preprocess import finish_uint8
 from ml.metrics.calibration import calibration_summary, fit_temperature
 from ml.metrics.classification import confusion_matrix, point_metrics
 from ml.metrics.thresholds import choose_thresholds, describe
 from ml.networks import LAST_CONV
-from ml.training.config import VERSION, config_dict
+from ml.training.config import VERSION, TrainConfig, config_dict
 from ml.training.loop import predict_logits
-from ml.training.pipeline import augment_config
+from ml.training.pipeline import TrainData, augment_config
 
 
 def recalibrate_batchnorm(
@@ -53,7 +56,7 @@ def recalibrate_batchnorm(
     return len(order)
 
 
-def augmented_once(data, cfg, seed: int) -> np.ndarray:
+def augmented_once(data: TrainData, cfg: TrainConfig, seed: int) -> np.ndarray:
     """Every training image once through the training randomisation, prepared (uint8)."""
     rng = np.random.default_rng(seed)
     aug = augment_config(cfg)
@@ -69,7 +72,9 @@ def _nll(logits: np.ndarray, y: np.ndarray) -> float:
     return float(-np.log(np.maximum(probs[np.arange(len(y)), y], 1e-12)).mean())
 
 
-def choose_batchnorm_statistics(model: keras.Model, data, cfg) -> dict:
+def choose_batchnorm_statistics(
+    model: keras.Model, data: TrainData, cfg: TrainConfig
+) -> dict[str, Any]:
     """Recompute BatchNorm statistics on the training images, un-augmented or un-augmented
     plus one randomised copy of each, and keep whichever gives the lower validation loss.
 
@@ -85,7 +90,7 @@ def choose_batchnorm_statistics(model: keras.Model, data, cfg) -> dict:
             [data.x_train, augmented_once(data, cfg, cfg.seed + 1)]
         ),
     }
-    outcome: dict = {
+    outcome: dict[str, Any] = {
         "val_loss_before": round(_nll(before, data.y_val), 5),
         "val_accuracy_before": round(float((before.argmax(1) == data.y_val).mean()), 5),
     }
@@ -110,7 +115,9 @@ def choose_batchnorm_statistics(model: keras.Model, data, cfg) -> dict:
     return outcome
 
 
-def finish(cfg, result: dict, data, samples) -> dict:
+def finish(
+    cfg: TrainConfig, result: dict[str, Any], data: TrainData, samples: list[Sample]
+) -> dict[str, Any]:
     """Recalibrate BatchNorm, calibrate on validation, choose thresholds, save, build the card."""
     model = result["model"]
     normal = CLASS_NAMES.index(NORMAL_CLASS)
@@ -172,10 +179,15 @@ PREPROCESSING_TEXT = {
     "largest contour, whole image as fallback), crop, INTER_AREA resize, gray levels inside "
     "the head replaced by their mid-rank (histogram equalisation within the head), 0 outside, "
     "/255",
+    "crop-rank-v3": "ml.image.preprocess.prepare: decode to 8-bit grayscale, head mask "
+    "(threshold halfway between the background's 2nd-percentile gray level and Otsu's, "
+    "largest contour, whole image as fallback), crop, INTER_AREA resize, gray levels inside "
+    "the head replaced by their mid-rank (histogram equalisation within the head), 0 outside, "
+    "/255",
 }
 
 
-def data_facts(cfg, samples, data) -> dict:
+def data_facts(cfg: TrainConfig, samples: list[Sample], data: TrainData) -> dict[str, Any]:
     counts: dict[str, dict[str, int]] = {}
     for s in samples:
         counts.setdefault(s.split, dict.fromkeys(CLASS_NAMES, 0))[CLASS_NAMES[s.label]] += 1
@@ -195,12 +207,12 @@ def data_facts(cfg, samples, data) -> dict:
     }
 
 
-def split_facts(cfg, train, val) -> dict:
-    def per_class(items):
+def split_facts(cfg: TrainConfig, train: list[Item], val: list[Item]) -> dict[str, Any]:
+    def per_class(items: list[Item]) -> dict[str, int]:
         c = np.bincount([i.label for i in items], minlength=len(CLASS_NAMES))
         return dict(zip(CLASS_NAMES, c.tolist(), strict=True))
 
-    def per_source(items):
+    def per_source(items: list[Item]) -> dict[str, int]:
         cells = Counter(f"{i.source}/{CLASS_NAMES[i.label]}" for i in items)
         return dict(sorted(cells.items()))
 
@@ -218,7 +230,7 @@ def split_facts(cfg, train, val) -> dict:
     }
 
 
-def training_facts(cfg, result: dict) -> dict:
+def training_facts(cfg: TrainConfig, result: dict[str, Any]) -> dict[str, Any]:
     return {
         "config": result.get("config") or config_dict(cfg),
         "fit_wall_seconds": round(result["fit_seconds"], 1),
@@ -241,10 +253,10 @@ def training_facts(cfg, result: dict) -> dict:
     }
 
 
-def write_split_lists(out: Path, train, val) -> None:
+def write_split_lists(out: Path, train: list[Item], val: list[Item]) -> None:
     lists = {"train": [i.key for i in train], "validation": [i.key for i in val]}
     (out / SPLITS_FILE).write_text(json.dumps(lists) + "\n", encoding="utf-8")
 
 
-def write_card(out: Path, card: dict) -> None:
+def write_card(out: Path, card: dict[str, Any]) -> None:
     card_file.write_card(out / CARD_FILE, card)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -14,10 +15,13 @@ from ml import CLASS_NAMES
 from ml.artifacts import CARD_FILE, MODEL_FILE, TRAINING_LOG_FILE
 from ml.card import read_card
 from ml.networks import build_model
-from ml.training.pipeline import loss_weights, make_dataset, train_dataset
+from ml.training.config import TrainConfig
+from ml.training.pipeline import TrainData, loss_weights, make_dataset, train_dataset
+
+Logs = dict[str, float]  # what Keras hands a callback
 
 
-class BudgetSchedule(keras.callbacks.Callback):
+class BudgetSchedule(keras.callbacks.Callback):  # type: ignore[misc]  # Keras is untyped: Callback is Any
     """Warmup + cosine learning rate over progress = max(step share, wall-clock share),
     so the schedule reaches its low end by the budget even if fewer epochs fit; stops
     training cleanly when the next epoch would overrun the budget."""
@@ -38,10 +42,10 @@ class BudgetSchedule(keras.callbacks.Callback):
         q = (p - self.warmup) / max(1e-9, 1 - self.warmup)
         return self.base_lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * q)))
 
-    def on_train_begin(self, logs=None) -> None:
+    def on_train_begin(self, logs: Logs | None = None) -> None:
         self.t0 = time.time()
 
-    def report(self, epoch: int, now: float, next_epoch: float, logs: dict) -> None:
+    def report(self, epoch: int, now: float, next_epoch: float, logs: Logs) -> None:
         """One progress line per epoch: elapsed, time left (budget or epochs), metrics."""
         elapsed = now - self.t0
         epochs_left = max(0, self.params.get("epochs", epoch + 1) - epoch - 1)
@@ -57,14 +61,14 @@ class BudgetSchedule(keras.callbacks.Callback):
             flush=True,
         )
 
-    def on_epoch_begin(self, epoch, logs=None) -> None:
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
         self.epoch_start = time.time()
 
-    def on_train_batch_begin(self, batch, logs=None) -> None:
+    def on_train_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
         self.model.optimizer.learning_rate.assign(self.lr_at(self.progress()))
         self.step += 1
 
-    def on_epoch_end(self, epoch, logs=None) -> None:
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         now = time.time()
         if logs is not None:
             logs["lr"] = float(self.model.optimizer.learning_rate.numpy())
@@ -78,7 +82,7 @@ class BudgetSchedule(keras.callbacks.Callback):
             print(f"\nwall-clock budget reached after epoch {epoch + 1}; keeping best", flush=True)
 
 
-def fit(cfg, data) -> dict:
+def fit(cfg: TrainConfig, data: TrainData) -> dict[str, Any]:
     """Train and return the float32 best model plus the run's facts."""
     keras.utils.set_random_seed(cfg.seed)
     if cfg.mixed_precision:
@@ -137,7 +141,7 @@ def fit(cfg, data) -> dict:
     }
 
 
-def _verbosity(cfg) -> int:
+def _verbosity(cfg: TrainConfig) -> int:
     import sys
 
     if cfg.verbose is not None:
@@ -145,7 +149,7 @@ def _verbosity(cfg) -> int:
     return 1 if sys.stdout.isatty() else 2
 
 
-def export_float32(model: keras.Model, cfg) -> keras.Model:
+def export_float32(model: keras.Model, cfg: TrainConfig) -> keras.Model:
     """Same weights in a float32 model: inference needs no mixed-precision policy."""
     keras.mixed_precision.set_global_policy("float32")
     clean = build_model(cfg.arch, cfg.size, len(CLASS_NAMES))
@@ -158,7 +162,7 @@ def predict_logits(model: keras.Model, x_uint8: np.ndarray, batch: int = 64) -> 
     return np.asarray(model.predict(x, batch_size=batch, verbose=0), dtype=np.float64)
 
 
-def reload_fitted(cfg) -> dict:
+def reload_fitted(cfg: TrainConfig) -> dict[str, Any]:
     """The fit result of an earlier run in cfg.out (model + its card's training facts), so
     the post-fit steps can be rerun without refitting (--skip-fit)."""
     out = Path(cfg.out)

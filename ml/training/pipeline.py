@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
+from numpy.typing import NDArray
 
 from ml import CLASS_NAMES
 from ml.data.duplicates import load_groups, run_audit
@@ -67,7 +69,11 @@ def load_data(cfg: TrainConfig, samples: list[Sample]) -> TrainData:
     train, val = training_items(cfg, samples)
     cache = Path(cfg.cache_dir)
     crops, masks = load_crops(
-        [i.path for i in train], cfg.size, names=[i.key for i in train], cache_dir=cache
+        [i.path for i in train],
+        cfg.size,
+        names=[i.key for i in train],
+        cache_dir=cache,
+        method=cfg.preprocessing,
     )
     x_train = np.stack(
         [finish_uint8(c, m, cfg.preprocessing) for c, m in zip(crops, masks, strict=True)]
@@ -106,7 +112,7 @@ def split_training(cfg: TrainConfig, samples: list[Sample]) -> tuple[list[Sample
     return [training[i] for i in train_idx], [training[i] for i in val_idx]
 
 
-def augment_config(cfg) -> AugmentConfig:
+def augment_config(cfg: TrainConfig) -> AugmentConfig:
     """ "domain": every change of ml.image.augment; "geometric": flips, turns, zoom and shift only."""
     if cfg.augment == "domain":
         return AugmentConfig()
@@ -116,7 +122,13 @@ def augment_config(cfg) -> AugmentConfig:
     )  # fmt: skip
 
 
-def augmented_batches(data, cfg, weights: np.ndarray, seed: int) -> Iterator:
+# (images, one-hot labels, loss weights), all float32
+Batch = tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32]]
+
+
+def augmented_batches(
+    data: TrainData, cfg: TrainConfig, weights: np.ndarray, seed: int
+) -> Iterator[Batch]:
     """Endless (images, one-hot labels, loss weights) batches: a new permutation every
     epoch, every image randomised (ml.image.augment) and then standardised as inference does."""
     rng = np.random.default_rng(seed)
@@ -139,7 +151,8 @@ def augmented_batches(data, cfg, weights: np.ndarray, seed: int) -> Iterator:
             yield images, eye[labels], weights[idx].astype(np.float32)
 
 
-def train_dataset(data, cfg, weights: np.ndarray):
+# tf.data.Dataset: TensorFlow is untyped here.
+def train_dataset(data: TrainData, cfg: TrainConfig, weights: np.ndarray) -> Any:
     size, k = cfg.size, len(CLASS_NAMES)
     signature = (
         tf.TensorSpec((None, size, size, 1), tf.float32),
@@ -152,7 +165,7 @@ def train_dataset(data, cfg, weights: np.ndarray):
     return ds.prefetch(4)
 
 
-def make_dataset(x: np.ndarray, y: np.ndarray, batch: int):
+def make_dataset(x: np.ndarray, y: np.ndarray, batch: int) -> Any:
     """Un-augmented (images, one-hot) batches: validation."""
     onehot = np.eye(len(CLASS_NAMES), dtype=np.float32)[y]
     ds = tf.data.Dataset.from_tensor_slices((x[..., np.newaxis], onehot))
@@ -160,7 +173,7 @@ def make_dataset(x: np.ndarray, y: np.ndarray, batch: int):
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def loss_weights(data, cfg) -> np.ndarray:
+def loss_weights(data: TrainData, cfg: TrainConfig) -> np.ndarray:
     """Balanced classes; with source balance, rarer sources inside a class weigh more."""
     if cfg.source_balance:
         return source_weights(data.y_train, [i.source for i in data.train])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 from ml.data.samples import list_samples
 from ml.data.sources import IXI
@@ -14,7 +15,7 @@ from ml.training.config import TrainConfig
 from ml.training.pipeline import load_data
 
 
-def train(cfg: TrainConfig) -> dict:
+def train(cfg: TrainConfig) -> dict[str, Any]:
     """Run the whole recipe; returns the model card dict that was written."""
     started = time.time()
     samples = list_samples(cfg.data)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ml.image.arrays import as_float32
 from ml.image.augment import erode_head
 
 Rng = np.random.Generator
@@ -48,7 +49,8 @@ def add_lesion(crop: np.ndarray, mask: np.ndarray, rng: Rng) -> np.ndarray:
     values, alpha = _lesion(crop.shape, (cy, cx), diameter, levels, tissue, rng)
     alpha = alpha * mask
     out = crop.astype(np.float32) * (1 - alpha) + values * alpha
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    lesioned: np.ndarray = np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    return lesioned
 
 
 def _inner(mask: np.ndarray) -> np.ndarray:
@@ -76,7 +78,7 @@ def _levels(pattern: str, rng: Rng) -> dict[str, float]:
     return {k: float(v) for k, v in levels.items()}
 
 
-def _blob(shape: tuple[int, ...], centre, diameter: int, rng: Rng) -> np.ndarray:
+def _blob(shape: tuple[int, ...], centre: tuple[int, int], diameter: int, rng: Rng) -> np.ndarray:
     """A soft irregular blob (0..1): an ellipse whose edge is pushed by smooth noise."""
     yy, xx = np.mgrid[: shape[0], : shape[1]].astype(np.float32)
     angle = rng.uniform(0, np.pi)
@@ -86,14 +88,24 @@ def _blob(shape: tuple[int, ...], centre, diameter: int, rng: Rng) -> np.ndarray
     u = (dx * np.cos(angle) + dy * np.sin(angle)) / a
     v = (-dx * np.sin(angle) + dy * np.cos(angle)) / b
     radius = np.sqrt(u**2 + v**2)
-    noise = cv2.GaussianBlur(
-        rng.standard_normal(shape).astype(np.float32), (0, 0), max(1.0, diameter / 6)
+    noise = as_float32(
+        cv2.GaussianBlur(
+            rng.standard_normal(shape).astype(np.float32), (0, 0), max(1.0, diameter / 6)
+        )
     )
     noise /= np.abs(noise).max() + 1e-6
-    return np.clip((1.0 + 0.35 * noise - radius) * 4.0, 0.0, 1.0)
+    blob: np.ndarray = np.clip((1.0 + 0.35 * noise - radius) * 4.0, 0.0, 1.0)  # float64
+    return blob
 
 
-def _lesion(shape, centre, diameter: int, levels: dict, tissue: np.ndarray, rng: Rng):
+def _lesion(
+    shape: tuple[int, ...],
+    centre: tuple[int, int],
+    diameter: int,
+    levels: dict[str, float],
+    tissue: np.ndarray,
+    rng: Rng,
+) -> tuple[np.ndarray, np.ndarray]:
     """(gray levels, alpha) of the lesion: rings of core / rim / oedema by distance from
     the blob's inside, each taking the host tissue's gray level at its quantile."""
     body = _blob(shape, centre, diameter, rng)
@@ -101,7 +113,7 @@ def _lesion(shape, centre, diameter: int, levels: dict, tissue: np.ndarray, rng:
     def gray(q: float) -> float:
         return float(tissue[min(len(tissue) - 1, int(q * len(tissue)))])
 
-    values = np.full(shape, gray(levels["core"]), np.float32)
+    values: np.ndarray = np.full(shape, gray(levels["core"]), np.float32)
     alpha = body.copy()
     if levels["rim"] >= 0:
         core = _blob(shape, centre, int(diameter * rng.uniform(0.45, 0.7)), rng)

@@ -10,7 +10,7 @@ from predictions.models import Prediction, Scan
 from predictions.tests.images import png_bytes
 
 
-class ScanFactory(factory.django.DjangoModelFactory):
+class ScanFactory(factory.django.DjangoModelFactory[Scan]):
     """A scan with a real tiny PNG in private storage."""
 
     class Meta:
@@ -26,7 +26,7 @@ class ScanFactory(factory.django.DjangoModelFactory):
     file_size = factory.LazyFunction(lambda: len(png_bytes()))
 
 
-class PredictionFactory(factory.django.DjangoModelFactory):
+class PredictionFactory(factory.django.DjangoModelFactory[Prediction]):
     class Meta:
         model = Prediction
 

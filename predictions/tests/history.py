@@ -58,4 +58,4 @@ def make_scan(
     scan_fields: dict[str, Any] = {"scan__owner": owner, "scan__case_reference": case}
     if uploaded_at is not None:
         scan_fields["scan__uploaded_at"] = uploaded_at
-    return PredictionFactory(**scan_fields, **fields).scan
+    return PredictionFactory.create(**scan_fields, **fields).scan

@@ -18,7 +18,7 @@ from predictions.tests.dicom_files import MARKERS
 
 def database_dump() -> str:
     """Every row of every table as text; plain SQL, so it reads SQLite and MySQL alike."""
-    chunks = []
+    chunks: list[str] = []
     with connection.cursor() as cursor:
         for table in connection.introspection.table_names(cursor):
             cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")  # noqa: S608

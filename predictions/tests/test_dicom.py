@@ -21,18 +21,27 @@ from predictions.tests.dicom_files import (
     with_text_in_numeric_tags,
 )
 from predictions.validation import (
+    DEFAULT_MAX_DICOM_FRAMES,
     InvalidUpload,
+    Limits,
     PixelBudget,
     ValidatedUpload,
     validate_upload,
     validate_upload_slices,
 )
 
-LIMITS = {"max_bytes": 10**8, "max_pixels": 10**7}
+LIMITS: Limits = {"max_bytes": 10**8, "max_pixels": 10**7}
 
 
-def slices(data: bytes, **limits: int) -> list[ValidatedUpload]:
-    return validate_upload_slices(data, **{**LIMITS, **limits})
+def slices(
+    data: bytes,
+    *,
+    max_pixels: int = LIMITS["max_pixels"],
+    max_frames: int = DEFAULT_MAX_DICOM_FRAMES,
+) -> list[ValidatedUpload]:
+    return validate_upload_slices(
+        data, max_bytes=LIMITS["max_bytes"], max_pixels=max_pixels, max_frames=max_frames
+    )
 
 
 def pixels(upload: ValidatedUpload) -> np.ndarray:

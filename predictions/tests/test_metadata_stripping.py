@@ -9,10 +9,10 @@ import pytest
 from PIL import Image, PngImagePlugin
 
 from predictions.tests.images import mri_like
-from predictions.validation import validate_upload
+from predictions.validation import Limits, validate_upload
 
 MARKER = "MARKER-PATIENT-DOE-4411"
-LIMITS = {"max_bytes": 10**7, "max_pixels": 10**7}
+LIMITS: Limits = {"max_bytes": 10**7, "max_pixels": 10**7}
 
 
 def jpeg_with_exif(orientation: int = 1) -> bytes:

@@ -40,7 +40,7 @@ def analysed(clinician, fake_engine, django_capture_on_commit_callbacks):
 
 def paths(scan: Scan, root: Path) -> list[Path]:
     prediction = scan.prediction
-    return [root / f.name for f in (scan.image, prediction.heatmap, prediction.overlay)]
+    return [root / (f.name or "") for f in (scan.image, prediction.heatmap, prediction.overlay)]
 
 
 def all_files(root: Path) -> set[Path]:

@@ -34,7 +34,7 @@ API_ROUTES = id_routes("api", "scan_id")
 
 @pytest.fixture
 def alices_scan(clinician, fake_engine) -> Scan:
-    prediction = PredictionFactory(scan__owner=clinician)
+    prediction = PredictionFactory.create(scan__owner=clinician)
     run_prediction(prediction.pk)
     return prediction.scan
 

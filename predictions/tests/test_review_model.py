@@ -21,7 +21,9 @@ DONE, REJECTED = Prediction.Status.DONE, Prediction.Status.REJECTED
 
 def make(version: str, ai: str | None, truth: str | None = None, status: str = DONE, **extra):
     """A finished prediction; `truth` records the reviewer's class (agree when it is `ai`)."""
-    prediction = PredictionFactory(status=status, label=ai or "", model_version=version, **extra)
+    prediction = PredictionFactory.create(
+        status=status, label=ai or "", model_version=version, **extra
+    )
     if truth is not None:
         verdict = "agree" if truth == ai else "corrected"
         prediction.review_verdict = verdict

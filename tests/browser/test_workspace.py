@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
 from skimage import data as skimage_data
 from skimage.filters import gaussian
 
@@ -48,8 +48,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-DESKTOP = {"width": 1440, "height": 900}
-PHONE = {"width": 375, "height": 812}
+DESKTOP: ViewportSize = {"width": 1440, "height": 900}
+PHONE: ViewportSize = {"width": 375, "height": 812}
 PASSWORD = "a-long-test-passphrase-42"
 CLINICIAN = "dr.jones@example.org"
 ADMIN = "admin@example.org"
@@ -181,7 +181,7 @@ def shoot(page: Page, name: str) -> None:
     page.set_viewport_size(DESKTOP)
 
 
-def wait_for(condition, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
+def wait_for(condition, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -335,7 +335,7 @@ def test_clinician_workspace_end_to_end(
     assert blocked == []
 
 
-def signed_in_context(browser: Browser, url: str, user: User):  # type: ignore[no-untyped-def]
+def signed_in_context(browser: Browser, url: str, user: User):
     """A new browser session of `user`, signed in through a session cookie."""
     from django.conf import settings
     from django.test import Client

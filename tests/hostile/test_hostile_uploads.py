@@ -27,6 +27,7 @@ from tests.hostile.corpus import (
     DECODE_BOMB_SECONDS,
     SCRIPT,
     Case,
+    Part,
     corpus,
     is_decode_bomb,
     multipart,
@@ -126,13 +127,16 @@ def send(client, endpoint: str, case: Case, headers: dict[str, str]):
     if case.raw_body is not None:
         return client.generic("POST", url, case.raw_body, content_type=case.content_type, **headers)
     if case.parts is not None:
-        parts = [(name, None, value.encode()) for name, value in extra.items()]
-        parts += [(field if name == "images" else name, *rest) for name, *rest in case.parts]
+        parts: list[Part] = [(name, None, value.encode()) for name, value in extra.items()]
+        parts += [
+            (field if name == "images" else name, filename, content)
+            for name, filename, content in case.parts
+        ]
         body = multipart(parts)
         body = body[: len(body) - case.cut]
         content_type = case.content_type or f"multipart/form-data; boundary={BOUNDARY}"
         return client.generic("POST", url, body, content_type=content_type, **headers)
-    data = {**case.fields, **extra}
+    data: dict[str, object] = {**case.fields, **extra}
     if case.files:
         data[field] = [SimpleUploadedFile(name, content) for name, content in case.files]
     return client.post(url, data, **headers)
@@ -154,7 +158,7 @@ def assert_each_scan_finished_with_a_message(case: Case) -> None:
     scans = list(Scan.objects.select_related("prediction"))
     assert scans, "accepted but nothing stored"
     for scan in scans:
-        assert STORED_NAME.fullmatch(scan.image.name), scan.image.name
+        assert STORED_NAME.fullmatch(scan.image.name or ""), scan.image.name
         prediction = scan.prediction
         if prediction.status == Prediction.Status.DONE:
             assert case.may_succeed, f"{case.name} was analysed as a brain MRI"
