@@ -20,11 +20,12 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.authentication import TokenRequest
 from api.exceptions import BadImage, PayloadTooLarge
 from api.views import MAX_WAIT_SECONDS, POLL_SECONDS, AnyAccept, TokenAPIView, _valid
 from predictions.files import private_file_response
 from studies import services
-from studies.models import Study, StudySlice
+from studies.models import Series, Study, StudySlice
 from studies.reading import StudyRefused
 from studies.views import too_large
 
@@ -41,11 +42,11 @@ class StudyForm(serializers.Serializer):
     )
 
 
-def own_studies(request: Request) -> QuerySet[Study]:
+def own_studies(request: TokenRequest) -> QuerySet[Study]:
     return Study.objects.filter(owner=request.user)
 
 
-def get_own_study(request: Request, study_id: int) -> Study:
+def get_own_study(request: TokenRequest, study_id: int) -> Study:
     study = own_studies(request).filter(pk=study_id).first()
     if study is None:
         raise exceptions.NotFound("You have no study with this id.")
@@ -95,7 +96,7 @@ def study_result(study: Study, request: Request) -> dict[str, Any]:
     }
 
 
-def _series(study: Study):  # type: ignore[no-untyped-def]
+def _series(study: Study) -> QuerySet[Series, Any]:
     from django.db.models import Count
 
     return study.series.annotate(analysed=Count("slices")).order_by("number")
@@ -136,12 +137,12 @@ class StudyListView(TokenAPIView):
         request._request.upload_handlers = [TemporaryFileUploadHandler(request._request)]
         super().initial(request, *args, **kwargs)
 
-    def get(self, request: Request) -> Response:
+    def get(self, request: TokenRequest) -> Response:
         paginator = StudyPages()
         page = paginator.paginate_queryset(own_studies(request), request, view=self)
         return paginator.get_paginated_response([study_result(s, request) for s in page or []])
 
-    def post(self, request: Request) -> Response:
+    def post(self, request: TokenRequest) -> Response:
         if too_large(request._request):
             raise PayloadTooLarge(
                 f"The study is larger than {settings.STUDY_MAX_BYTES // (1024 * 1024)} MB."
@@ -188,16 +189,16 @@ class SlicePages(PageNumberPagination):
 
 
 class StudyDetailView(TokenAPIView):
-    def get(self, request: Request, study_id: int) -> Response:
+    def get(self, request: TokenRequest, study_id: int) -> Response:
         return Response(study_result(get_own_study(request, study_id), request))
 
-    def delete(self, request: Request, study_id: int) -> Response:
+    def delete(self, request: TokenRequest, study_id: int) -> Response:
         services.delete_study(request.user, get_own_study(request, study_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class StudySlicesView(TokenAPIView):
-    def get(self, request: Request, study_id: int) -> Response:
+    def get(self, request: TokenRequest, study_id: int) -> Response:
         study = get_own_study(request, study_id)
         rows = study.slices.select_related("series").order_by("index")
         paginator = SlicePages()
@@ -211,7 +212,7 @@ class _SliceFileView(TokenAPIView):
     content_negotiation_class = AnyAccept
     field = "image"
 
-    def get(self, request: Request, study_id: int, index: int) -> FileResponse:
+    def get(self, request: TokenRequest, study_id: int, index: int) -> FileResponse:
         study = get_own_study(request, study_id)
         row = StudySlice.objects.filter(study=study, index=index).first()
         if row is None:

@@ -60,7 +60,10 @@ def ixi_volume(external: Path, person: str | None = None) -> np.ndarray:
         rows = list(csv.DictReader(f))
     person = person or rows[0]["patient_id"]
     mine = sorted((int(r["z_index"]), r["file"]) for r in rows if r["patient_id"] == person)
-    stack = np.stack([cv2.imread(str(folder / name), cv2.IMREAD_GRAYSCALE) for _, name in mine])
+    images = [cv2.imread(str(folder / name), cv2.IMREAD_GRAYSCALE) for _, name in mine]
+    if any(image is None for image in images):
+        raise SystemExit(f"cannot read the IXI slices of {person} under {folder}")
+    stack = np.stack([image for image in images if image is not None])
     # stack: (z inferior -> superior, rows anterior -> posterior, columns patient right -> left)
     volume = zoom(stack.astype(np.float32), (6.0, 2.0, 2.0), order=1)  # to 1 mm
     # to (x, y, z) with every index increasing toward right, anterior, superior (RAS)
@@ -133,7 +136,7 @@ class _Upload:
         return self.file.read(size)
 
 
-def upload_to_summary(files: list[bytes], engine) -> dict:  # type: ignore[no-untyped-def]
+def upload_to_summary(files: list[bytes], engine) -> dict:
     """The study page's POST, analysis in-process, timed in parts."""
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.test import Client
@@ -177,7 +180,7 @@ def upload_to_summary(files: list[bytes], engine) -> dict:  # type: ignore[no-un
     }
 
 
-def batched_vs_single(engine, pngs: list[bytes], batch: int) -> dict:  # type: ignore[no-untyped-def]
+def batched_vs_single(engine, pngs: list[bytes], batch: int) -> dict:
     engine.analyze_batch(pngs[:batch])  # trace the batched functions once
     engine.analyze(pngs[0])
     started = time.perf_counter()

@@ -101,15 +101,19 @@ class StudyRule:
         best: tuple[float, list[SliceResult]] | None = None
         for series in sorted({s.series for s in analysed}):
             run = sorted((s for s in analysed if s.series == series), key=lambda s: s.index)
-            score, where = self.series_score([float(s.tumour_probability) for s in run])  # type: ignore[arg-type]
+            values = [s.tumour_probability for s in run if s.tumour_probability is not None]
+            score, where = self.series_score(values)
             if best is None or score > best[0]:
                 best = (score, [run[i] for i in where])
         assert best is not None
         score, driving = best
         risk = risk_level(score, self.thresholds)
+        medium = self.thresholds["medium"]
         flagged = [
-            s.index for s in analysed if float(s.tumour_probability) >= self.thresholds["medium"]
-        ]  # type: ignore[arg-type]
+            s.index
+            for s in analysed
+            if s.tumour_probability is not None and s.tumour_probability >= medium
+        ]
         return StudyResult(
             tumour_probability=score,
             risk=risk,

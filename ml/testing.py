@@ -20,6 +20,7 @@ from ml.image.arrays import as_float32
 if TYPE_CHECKING:  # imported where used, so importing ml.testing stays light
     from ml.gate.checks import GateStats
     from ml.serving.runtime import ServedModel
+    from ml.volumes.geometry import Plane
 
 TINY_FIT_SEEDS = range(1000, 1064)  # images the tiny gate's means/covariance come from
 TINY_CALIBRATION_SEEDS = range(2000, 2064)  # held-out images that set its threshold
@@ -189,7 +190,7 @@ def phantom_planes(
     pixel: float = 2.0,
     size: int = 112,
     step: np.ndarray | None = None,
-):
+) -> tuple[list[Plane], list[np.ndarray]]:
     """Planes (ml.volumes.geometry.Plane) through the phantom centred on the origin, and
     their pixels: slice k is `step` (default: the normal times `spacing`) from slice k-1."""
     from ml.volumes.geometry import Plane

@@ -16,7 +16,7 @@ class SeriesInline(admin.TabularInline):
               "source_slices", "spacing_mm", "skipped_reason", "notes")  # fmt: skip
     readonly_fields = fields
 
-    def has_add_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def, override]
+    def has_add_permission(self, request, obj=None) -> bool:
         return False
 
 
@@ -29,8 +29,8 @@ class StudyAdmin(admin.ModelAdmin):
     inlines = [SeriesInline]
     readonly_fields = [f.name for f in Study._meta.fields]
 
-    def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request, obj=None) -> bool:
         return request.method in ("GET", "HEAD") and super().has_view_permission(request, obj)

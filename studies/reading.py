@@ -24,6 +24,7 @@ import zipfile
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from pydicom.dataset import Dataset
@@ -240,7 +241,7 @@ def _junk(info: zipfile.ZipInfo) -> bool:
     return name.startswith("__MACOSX/") or name.rsplit("/", 1)[-1] in {".DS_Store", "Thumbs.db"}
 
 
-def _upload_reader(upload) -> Callable[[], bytes]:  # type: ignore[no-untyped-def]
+def _upload_reader(upload) -> Callable[[], bytes]:
     def read() -> bytes:
         upload.seek(0)
         return upload.read()
@@ -653,7 +654,7 @@ def _read_nifti(data: bytes, budget: _Budget) -> tuple[np.ndarray, np.ndarray]:
     return volume.reshape(volume.shape[:2] + (volume.shape[2] if volume.ndim > 2 else 1,)), affine
 
 
-def _nifti_header(head: bytes) -> tuple[bool, object, tuple[int, ...], int, int]:
+def _nifti_header(head: bytes) -> tuple[bool, Any, tuple[int, ...], int, int]:
     """(NIfTI-2?, header, shape, bytes per voxel, data offset) from the header bytes alone."""
     import nibabel
 

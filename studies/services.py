@@ -84,7 +84,7 @@ def submit_study(owner: User, study_read: StudyRead, *, case_reference: str = ""
                         height=rendered.height,
                     )
                     row.image.save("slice.png", ContentFile(rendered.png), save=False)
-                    written.append(row.image.name)
+                    written.append(str(row.image.name))
                     rows.append(row)
                     index += 1
                 StudySlice.objects.bulk_create(rows)
@@ -160,7 +160,7 @@ def delete_study(user: User, study: Study) -> None:
     logger.info("study %s deleted by its owner (user %s)", study_id, user.pk)
 
 
-def purge_expired_study_images(*, days: int, now=None) -> int:  # type: ignore[no-untyped-def]
+def purge_expired_study_images(*, days: int, now=None) -> int:
     """SCAN_RETENTION_DAYS for studies: the slice images and heatmaps of every finished study
     older than `days` go (after the commit); the study, its series and results stay, marked
     `images_purged_at`. Returns the number of studies purged."""
@@ -187,7 +187,7 @@ def connect_file_cleanup() -> None:
 
 
 def _slice_files_follow(sender: type[StudySlice], instance: StudySlice, **_: object) -> None:
-    names = [f.name for f in (instance.image, instance.heatmap) if f]
+    names = [str(f.name) for f in (instance.image, instance.heatmap) if f]
     if names:
         transaction.on_commit(partial(_delete_files, names), robust=True)
 

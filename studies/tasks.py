@@ -67,7 +67,7 @@ def run_study(self: Task, study_id: int) -> None:
         )
 
 
-def _analyse_pending(study: Study, engine) -> int:  # type: ignore[no-untyped-def]
+def _analyse_pending(study: Study, engine) -> int:
     """Analyse every slice still pending, `STUDY_BATCH_SIZE` at a time; returns how many."""
     pending = list(
         StudySlice.objects.filter(study=study, status=StudySlice.Status.PENDING)
@@ -88,7 +88,7 @@ def _analyse_pending(study: Study, engine) -> int:  # type: ignore[no-untyped-de
     return done
 
 
-def _store_slice(study: Study, row: StudySlice, analysis) -> int:  # type: ignore[no-untyped-def]
+def _store_slice(study: Study, row: StudySlice, analysis) -> int:
     """Write one slice's result if it is still pending; its heatmap file only with it."""
     still_pending = StudySlice.objects.filter(pk=row.pk, status=StudySlice.Status.PENDING)
     if not analysis.accepted:
@@ -122,7 +122,7 @@ def _store_slice(study: Study, row: StudySlice, analysis) -> int:  # type: ignor
     return stored
 
 
-def _summarise(study: Study, engine, analysed_now: int, seconds: float) -> None:  # type: ignore[no-untyped-def]
+def _summarise(study: Study, engine, analysed_now: int, seconds: float) -> None:
     card = engine.card
     rule = StudyRule.from_card(card.extra, card.risk_thresholds)
     rows = list(

@@ -34,6 +34,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -149,11 +150,11 @@ def series_scores(study: PseudoStudy, k: int) -> dict[str, float]:
     }
 
 
-def choose(studies: list[PseudoStudy], floor: float) -> dict:
+def choose(studies: list[PseudoStudy], floor: float) -> dict[str, Any]:
     """Each k's medium threshold from the IXI validation people, then the k that finds most."""
     validation = [s for s in studies if s.source == "ixi" and s.part == "validation"]
     brats = [s for s in studies if s.source == "brats"]
-    candidates = []
+    candidates: list[dict[str, Any]] = []
     for k in KS:
         normal = np.array([score(s, k) for s in validation])
         threshold = next(
@@ -195,7 +196,7 @@ def wilson(found: int, n: int) -> list[float]:
     return [round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)]
 
 
-def results_by_part(studies: list[PseudoStudy], rule: StudyRule) -> dict[str, dict]:
+def results_by_part(studies: list[PseudoStudy], rule: StudyRule) -> dict[str, dict[str, Any]]:
     """Per source and part: studies flagged at medium and high, with intervals; for IXI the
     z of the slices that flag a normal study (low z = skull base)."""
     parts: dict[str, list[PseudoStudy]] = defaultdict(list)
@@ -243,7 +244,7 @@ def _z_of(study: PseudoStudy, driving: list[int]) -> int:
     return rows[driving[0]][0] if driving else -1
 
 
-def report_markdown(result: dict) -> str:
+def report_markdown(result: dict[str, Any]) -> str:
     chosen = result["rule"]
     parts = result["results"]
     names = {
@@ -336,14 +337,14 @@ it is at; k >= 2 asks for a neighbour that agrees.
 """
 
 
-def _floor_cell(candidate: dict) -> str:
+def _floor_cell(candidate: dict[str, Any]) -> str:
     if candidate.get("held_out_ixi_flagged_at_floor") is None:
         return "–"
     z = candidate["held_out_ixi_flag_z_at_floor"]
     return f"{100 * candidate['held_out_ixi_flagged_at_floor']:.1f} % ({', '.join(map(str, z)) or 'none'})"
 
 
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     from ml.serving.engine import Engine
 
     args = parse_args(argv)
@@ -405,7 +406,7 @@ def main(argv: list[str] | None = None) -> dict:
     return result
 
 
-def update_card(model: Path, result: dict) -> None:
+def update_card(model: Path, result: dict[str, Any]) -> None:
     """`study_rule` into the card next to the model (read by StudyRule.from_card)."""
     from ml.cli.evaluate import write_model_card_md
 

@@ -200,12 +200,15 @@ class Engine:
                 targets = [self.heatmap_target(probabilities[passed[row]]) for row in rows]
                 cams = self.served.gradcam_batch(feature_maps, np.array(targets), rows=rows)
                 clock.lap("gradcam")
-                for cam, row, target in zip(cams, rows, targets, strict=True):
+                for cam, row, class_index in zip(cams, rows, targets, strict=True):
                     i = passed[row]
                     gray = decoded[i][0]
                     heatmap = to_slice(cam, prepared[i].bbox, gray.shape)
-                    pngs = (heatmap_png(heatmap), overlay_png(gray, heatmap) if overlay else b"")
-                    heat[i] = (pngs, mass_inside_brain(heatmap, gray), target)
+                    images_png = (
+                        heatmap_png(heatmap),
+                        overlay_png(gray, heatmap) if overlay else b"",
+                    )
+                    heat[i] = (images_png, mass_inside_brain(heatmap, gray), class_index)
                 clock.lap("overlay")
         timings = clock.done()
         shared = {k: round(v / len(images), 3) for k, v in timings.items()} if images else {}
@@ -216,7 +219,12 @@ class Engine:
             if not verdict.accepted:
                 results.append(self._result(verdict, gray, _Fixed(shared)))
                 continue
-            pngs, inside, target = heat.get(i, (None, None, None))
+            pngs: tuple[bytes, bytes] | None = None
+            inside: float | None = None
+            target: int | None = None
+            explained = heat.get(i)
+            if explained is not None:
+                pngs, inside, target = explained
             results.append(
                 self._result(
                     verdict,

@@ -96,8 +96,8 @@ class ServedModel:
         )
         self.gradcam(self.forward(np.zeros(image_spec.shape, np.float32))[0], 0)  # trace now
         self._input_size, self._channels = input_size, channels
-        self._forward_many = None  # the batched functions are traced on first use
-        self._gradcam_many = None
+        self._forward_many: Any = None  # the batched functions are traced on first use
+        self._gradcam_many: Any = None
 
     def _forward_graph(self, batch: Any) -> tuple[Any, Any, Any]:
         import tensorflow as tf
@@ -121,7 +121,9 @@ class ServedModel:
         heatmap: NDArray[np.float32] = self._gradcam(feature_map, np.int32(class_index)).numpy()
         return heatmap
 
-    def forward_batch(self, batch: np.ndarray):
+    def forward_batch(
+        self, batch: NDArray[np.float32]
+    ) -> tuple[Any, NDArray[np.float32], NDArray[np.float32]]:
         """(n, size, size, channels) float32 -> (feature maps tensor, logits (n, classes),
         pooled features (n, k)): one graph call for a whole batch of slices."""
         import tensorflow as tf
@@ -137,11 +139,13 @@ class ServedModel:
                 input_signature=[map_spec, tf.TensorSpec((None,), tf.int32)],
             )
         feature_maps, logits, pooled = self._forward_many(batch)
-        return feature_maps, logits.numpy(), pooled.numpy()
+        logits_rows: NDArray[np.float32] = logits.numpy()
+        pooled_rows: NDArray[np.float32] = pooled.numpy()
+        return feature_maps, logits_rows, pooled_rows
 
     def gradcam_batch(
-        self, feature_maps, class_indices: np.ndarray, rows: list[int] | None = None
-    ) -> np.ndarray:
+        self, feature_maps: Any, class_indices: NDArray[np.int_], rows: list[int] | None = None
+    ) -> NDArray[np.float32]:
         """Grad-CAM of the images of a `forward_batch` call (those at `rows`, default all),
         one class each: (n, h, w)."""
         import tensorflow as tf
@@ -150,7 +154,10 @@ class ServedModel:
             raise RuntimeError("call forward_batch first")
         if rows is not None and len(rows) != int(feature_maps.shape[0]):
             feature_maps = tf.gather(feature_maps, rows)
-        return self._gradcam_many(feature_maps, np.asarray(class_indices, np.int32)).numpy()
+        cams: NDArray[np.float32] = self._gradcam_many(
+            feature_maps, np.asarray(class_indices, np.int32)
+        ).numpy()
+        return cams
 
 
 def load_verified(

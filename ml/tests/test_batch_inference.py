@@ -17,7 +17,9 @@ def engine(tmp_path_factory):
 
 
 def _heatmap(png: bytes) -> np.ndarray:
-    return cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED).astype(np.int16)
+    decoded = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert decoded is not None
+    return decoded.astype(np.int16)
 
 
 def test_a_batch_gives_each_slice_its_single_slice_result(engine):

@@ -26,7 +26,8 @@ def rotation(axis: np.ndarray, degrees: float) -> np.ndarray:
     """Rodrigues' rotation matrix about a unit axis."""
     a = math.radians(degrees)
     k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
-    return np.eye(3) + math.sin(a) * k + (1 - math.cos(a)) * (k @ k)
+    matrix: np.ndarray = np.eye(3) + math.sin(a) * k + (1 - math.cos(a)) * (k @ k)
+    return matrix
 
 
 # (column direction, row direction) in RAS, as scanners store them (DICOM conventions).
@@ -181,4 +182,4 @@ def test_slices_that_disagree_do_not_make_a_stack():
     with pytest.raises(GeometryError, match="size"):
         stack_planes(planes, [*images[:2], images[2][:50]])
     with pytest.raises(GeometryError):
-        Plane.from_dicom([0, 0, "x"], [1, 0, 0, 0, 1, 0], [1, 1])
+        Plane.from_dicom([0, 0, "x"], [1, 0, 0, 0, 1, 0], [1, 1])  # type: ignore[list-item]

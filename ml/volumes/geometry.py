@@ -329,10 +329,11 @@ def axial_slices(
     target = np.array(
         [[-pixel, 0, 0, high[0]], [0, -pixel, 0, high[1]], [0, 0, spacing_mm, z0], [0, 0, 0, 1]]
     )
-    source = Nifti1Image(stack.voxels, stack.affine)
-    out = resample_from_to(source, ((nx, ny, nz), target), order=1, cval=np.nan).get_fdata(
-        dtype=np.float32
+    source = Nifti1Image(stack.voxels, stack.affine)  # type: ignore[no-untyped-call]
+    resampled = resample_from_to(  # type: ignore[no-untyped-call]
+        source, ((nx, ny, nz), target), order=1, cval=np.nan
     )
+    out: np.ndarray = np.asarray(resampled.get_fdata(dtype=np.float32))
     support = _support(stack, target, (nx, ny, nz))
     slices, in_gaps = [], 0
     for k in range(nz):
@@ -353,7 +354,8 @@ def axial_slices(
 def _corners(stack: Stack) -> np.ndarray:
     n = np.array(stack.voxels.shape) - 1
     ijk = np.array([[i, j, k, 1.0] for i in (0, n[0]) for j in (0, n[1]) for k in (0, n[2])])
-    return (stack.affine @ ijk.T).T[:, :3]
+    corners: np.ndarray = (stack.affine @ ijk.T).T[:, :3]
+    return corners
 
 
 def _support(stack: Stack, target: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
@@ -390,7 +392,8 @@ def window(
 def to_uint8(image: np.ndarray, low: float, high: float) -> np.ndarray:
     """Modality values -> 8-bit display values in the window; NaN (outside the volume) -> 0."""
     scaled = (np.nan_to_num(image, nan=low) - low) / (high - low)
-    return np.rint(np.clip(scaled, 0.0, 1.0) * 255).astype(np.uint8)
+    shown: np.ndarray = np.rint(np.clip(scaled, 0.0, 1.0) * 255).astype(np.uint8)
+    return shown
 
 
 def _unit(v: np.ndarray) -> np.ndarray:

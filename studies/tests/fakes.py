@@ -37,7 +37,9 @@ class FakeStudyEngine:
         return [self._one(image) for image in images]
 
     def _one(self, image: bytes) -> FakeAnalysis:
-        gray = cv2.imdecode(np.frombuffer(image, np.uint8), cv2.IMREAD_GRAYSCALE)
+        decoded = cv2.imdecode(np.frombuffer(image, np.uint8), cv2.IMREAD_GRAYSCALE)
+        assert decoded is not None
+        gray: np.ndarray = decoded
         if float((gray > 0).mean()) < 0.05:
             return dataclasses.replace(REJECTED, model_version=self.version)
         lesion = float((gray > 230).mean())  # the phantom's lesion is its brightest part

@@ -166,10 +166,10 @@ def nifti_volume(
         for field, value in NIFTI_MARKERS.items():
             image.header[field] = value
         image.header.extensions.append(nibabel.nifti1.Nifti1Extension(6, NIFTI_EXTENSION_MARKER))
-    raw = bytearray(image.to_bytes())
+    written = bytearray(image.to_bytes())
     # nibabel fills in codes from the image's affine when it writes: set them in the bytes.
-    raw[252:256] = np.array(form_codes, "<i2").tobytes()  # qform_code, sform_code
-    raw = bytes(raw)
+    written[252:256] = np.array(form_codes, "<i2").tobytes()  # qform_code, sform_code
+    raw = bytes(written)
     return gzip.compress(raw) if compressed else raw
 
 

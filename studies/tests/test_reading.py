@@ -31,11 +31,15 @@ def read(files: list[bytes], limits: Limits = LIMITS):
     return read_study([Upload(f) for f in files], limits)
 
 
+def _gray(png: bytes) -> np.ndarray:
+    decoded = cv2.imdecode(np.frombuffer(png, np.uint8), 0)
+    assert decoded is not None
+    return decoded
+
+
 def lesion_slice(series) -> tuple[int, float]:
     """The slice with most lesion pixels (the only ones above 230 with the default window)."""
-    counts = [
-        int((cv2.imdecode(np.frombuffer(s.png, np.uint8), 0) > 230).sum()) for s in series.slices
-    ]
+    counts = [int((_gray(s.png) > 230).sum()) for s in series.slices]
     best = int(np.argmax(counts))
     return best, series.slices[best].position_mm
 

@@ -40,7 +40,7 @@ def study_folder(tmp_path: Path) -> Path:
     return folder
 
 
-def canvas_colour_share(page) -> float:  # type: ignore[no-untyped-def]
+def canvas_colour_share(page) -> float:
     """Share of the slice canvas's pixels that are coloured (the heatmap), not gray."""
     return page.evaluate(
         """() => {
@@ -53,7 +53,7 @@ def canvas_colour_share(page) -> float:  # type: ignore[no-untyped-def]
     )
 
 
-def caption(page) -> str:  # type: ignore[no-untyped-def]
+def caption(page) -> str:
     return page.locator("#sb-caption").inner_text()
 
 

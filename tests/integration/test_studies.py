@@ -38,7 +38,7 @@ def upload_study(client, series: int = 8, slices: int = 50) -> Study:
     uploads = [SimpleUploadedFile(f"IM{i:05d}", data) for i, data in enumerate(files)]
     response = client.post(reverse("studies:upload"), {"files": uploads})
     assert response.status_code == 302, response.content[:500]
-    return Study.objects.order_by("-pk").first()
+    return Study.objects.order_by("-pk")[0]
 
 
 def fresh(study: Study) -> Study:
