@@ -441,17 +441,24 @@ def _orientation_key(plane: Plane | None) -> tuple:
 
 
 def _split_localisers(groups: Iterable[_DicomSeries]) -> list[_DicomSeries]:
-    """Groups in a stable order (by first file); a UID spread over several small
-    orientations is marked a localiser."""
-    groups = sorted(groups, key=lambda g: _entry_order(g.images[0].entry.number))
-    by_uid: dict[str, list[_DicomSeries]] = defaultdict(list)
-    for group in groups:
-        by_uid[group.key[0]].append(group)
+    """Groups in a stable order (by first file). Images that do not say where they lie join
+    the largest group of their series (where they are listed as unplaced); a series UID
+    spread over several small orientations is marked a localiser."""
+    ordered = sorted(groups, key=lambda g: _entry_order(g.images[0].entry.number))
+    by_uid: dict[tuple[object, ...], list[_DicomSeries]] = defaultdict(list)
+    for group in ordered:
+        by_uid[group.key[:4]].append(group)  # UID, rows, columns, echo
+    dropped: set[int] = set()
     for members in by_uid.values():
-        if len(members) > 1 and all(len(m.images) <= LOCALISER_MAX_SLICES for m in members):
-            for member in members:
+        placed = [m for m in members if ("none",) not in m.orientations]
+        for unplaced in (m for m in members if ("none",) in m.orientations):
+            if placed:
+                max(placed, key=lambda m: len(m.images)).images.extend(unplaced.images)
+                dropped.add(id(unplaced))
+        if len(placed) > 1 and all(len(m.images) <= LOCALISER_MAX_SLICES for m in placed):
+            for member in placed:
                 member.orientations.add("multi-plane")
-    return groups
+    return [g for g in ordered if id(g) not in dropped]
 
 
 def _entry_order(number: str) -> tuple[int, ...]:

@@ -242,3 +242,31 @@ def test_a_small_nifti_gz_that_inflates_past_the_limit_is_refused_before_inflati
     with pytest.raises(StudyRefused, match="larger than"):
         read([volume], Limits(len(volume) * 4, 500, 400, 10**9, 10**7))
     assert max(inflated) < 1000  # only the header was inflated
+
+
+def test_a_three_plane_localiser_that_does_not_say_so_is_still_skipped_and_unplaced_images_listed():
+    import io as _io
+
+    import pydicom
+
+    uid = "1.2.826.0.1.3680043.7731.4242.77"
+    planes = [
+        f
+        for orientation in ("axial", "coronal", "sagittal")
+        for f in series_files(orientation, slices=2, spacing=20.0, series_uid=uid, description="T1")
+    ]
+    axial = series_files("axial", slices=6, spacing=6.0)
+    ds = pydicom.dcmread(_io.BytesIO(axial[2]))
+    del ds.ImagePositionPatient
+    buffer = _io.BytesIO()
+    ds.save_as(buffer)
+    axial[2] = buffer.getvalue()
+
+    study = read([*planes, *axial])
+
+    localisers = [s for s in study.series if "localiser" in s.skipped_reason]
+    assert len(localisers) == 3  # one group per orientation, all marked
+    [used] = [s for s in study.series if not s.skipped_reason]
+    assert len(used.slices) == 5
+    assert [e["file"] for e in study.file_errors] == ["9"]
+    assert "does not say where it lies" in study.file_errors[0]["error"]
