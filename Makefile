@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1:8000
 PYTEST_MARKERS ?= not integration
 
 .PHONY: run install install-dev system-deps migrate dev test test-services lint typecheck check \
-        audit train evaluate evaluate-transfer bench bench-ml bench-history bench-stack test-browser worker clean
+        audit train evaluate evaluate-transfer bench bench-ml bench-history bench-stack bench-study test-browser worker clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -106,6 +106,11 @@ bench-stack: install-dev
 
 bench-history: install-dev
 	$(BIN)/python -m bench.history --rows 100000
+
+# A 176-slice sagittal 3-D series: end of upload -> study summary, batched vs single-slice
+# analysis, web-process RSS during a 100 MB upload (embedded profile, throwaway SQLite).
+bench-study: install-dev
+	$(BIN)/python -m bench.study --data $(DATA)
 
 clean:
 	rm -rf $(VENV) var staticfiles test-artifacts .pytest_cache .ruff_cache

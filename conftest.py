@@ -115,6 +115,16 @@ def fake_engine(monkeypatch) -> FakeEngine:
 
 
 @pytest.fixture
+def study_engine(monkeypatch):
+    """The study worker's engine replaced by one that reads each slice (studies/tests/fakes.py)."""
+    from studies.tests.fakes import FakeStudyEngine
+
+    engine = FakeStudyEngine()
+    monkeypatch.setattr("predictions.tasks._engine", lambda: engine)
+    return engine
+
+
+@pytest.fixture
 def done(clinician: User, fake_engine: FakeEngine) -> Prediction:
     """One of the clinician's scans, analysed by the fake engine."""
     prediction = PredictionFactory.create(scan__owner=clinician)

@@ -34,7 +34,7 @@ class AccountAdapter(DefaultAccountAdapter):
             )
         return confirmed
 
-    def add_message(  # type: ignore[override]
+    def add_message(
         self, request: HttpRequest, level: int, message_template: str | None = None, *args, **kwargs
     ) -> None:
         """No "Successfully signed in" right after confirming an address that still waits

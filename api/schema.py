@@ -140,15 +140,273 @@ SCAN_RESULT = {
     },
 }
 
+STUDY_ID = {
+    "name": "study_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1, "format": "int64"},
+}
+STUDY_STATUSES = ["pending", "running", "done", "rejected", "failed"]
+PAGE = {
+    "name": "page",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "integer", "minimum": 1},
+}
+STUDY = {"application/json": {"schema": {"$ref": "#/components/schemas/StudyResult"}}}
+STUDY_RESULT = {
+    "type": "object",
+    "required": ["id", "status", "finished", "series", "slices_analysed", "status_url"],
+    "properties": {
+        "id": {"type": "integer"},
+        "status": {"type": "string", "enum": STUDY_STATUSES},
+        "finished": {"type": "boolean"},
+        "slices_total": {"type": "integer", "description": "Slices the model reads."},
+        "slices_analysed": {"type": "integer"},
+        "label": _nullable(
+            {
+                "type": "string",
+                "enum": [*Label.values, None],
+                "description": "No tumour below the study's medium-risk threshold, else the "
+                "likeliest tumour class of the slices that drive the result.",
+            }
+        ),
+        "tumour_probability": _nullable(
+            {
+                "type": "number",
+                "minimum": 0,
+                "maximum": 1,
+                "description": "The study rule's value: the highest, over every run of k "
+                "neighbouring analysed slices, of the lowest tumour probability in the run "
+                "(k and the thresholds in `rule`).",
+            }
+        ),
+        "risk": _nullable({"type": "string", "enum": [*Risk.values, None]}),
+        "flagged_slices": {
+            "type": "array",
+            "items": {"type": "integer"},
+            "description": "Indices of the slices at or above the medium-risk threshold.",
+        },
+        "driving_slices": {
+            "type": "array",
+            "items": {"type": "integer"},
+            "description": "Indices of the run of slices that gives the study its probability.",
+        },
+        "rule": _nullable({"type": "object"}),
+        "model_version": _nullable({"type": "string"}),
+        "series": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["id", "slices", "skipped_reason"],
+                "properties": {
+                    "id": {"type": "integer"},
+                    "number": {"type": "integer"},
+                    "source_format": {"type": "string", "enum": ["DICOM", "NIfTI"]},
+                    "description": {"type": "string"},
+                    "orientation": _nullable({"type": "string"}),
+                    "handling": _nullable({"type": "string"}),
+                    "source_slices": {"type": "integer"},
+                    "slices": {"type": "integer", "description": "Slices analysed from it."},
+                    "skipped_reason": _nullable({"type": "string"}),
+                    "notes": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+        },
+        "file_errors": {
+            "type": "array",
+            "description": "Files that could not be read, by their number in the upload "
+            "('2.14': the 14th file in the second, a zip).",
+            "items": {
+                "type": "object",
+                "properties": {"file": {"type": "string"}, "error": {"type": "string"}},
+            },
+        },
+        "error": _nullable({"type": "string"}),
+        "case_reference": {"type": "string"},
+        "source_format": {"type": "string"},
+        "uploaded_at": {"type": "string", "format": "date-time"},
+        "finished_at": _nullable({"type": "string", "format": "date-time"}),
+        "status_url": URL,
+        "slices_url": URL,
+        "result_url": URL,
+    },
+}
+SLICE_RESULT = {
+    "type": "object",
+    "required": ["index", "status", "position_mm", "image_url"],
+    "properties": {
+        "index": {"type": "integer"},
+        "series": {"type": "integer"},
+        "position_mm": {"type": "number", "description": "Along the slice normal (z, axial)."},
+        "status": {"type": "string", "enum": ["pending", "done", "rejected"]},
+        "label": _nullable({"type": "string", "enum": [*Label.values, None]}),
+        "probabilities": _nullable({"type": "object", "additionalProperties": {"type": "number"}}),
+        "tumour_probability": _nullable({"type": "number", "minimum": 0, "maximum": 1}),
+        "risk": _nullable({"type": "string", "enum": [*Risk.values, None]}),
+        "flagged": {"type": "boolean"},
+        "gate_score": _nullable({"type": "number"}),
+        "rejection_reason": _nullable({"type": "string"}),
+        "unfamiliar": {"type": "boolean"},
+        "heatmap_class": _nullable({"type": "string"}),
+        "image_url": URL,
+        "heatmap_url": _nullable(URL),
+    },
+}
+
+
+def _page_of(ref: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["count", "results"],
+        "properties": {
+            "count": {"type": "integer"},
+            "next": _nullable(URL),
+            "previous": _nullable(URL),
+            "results": {"type": "array", "items": {"$ref": f"#/components/schemas/{ref}"}},
+        },
+    }
+
+
+STUDY_PATHS: dict[str, Any] = {
+    "/api/studies": {
+        "get": {
+            "operationId": "listStudies",
+            "summary": "Your studies, newest first, 25 a page",
+            "parameters": [PAGE],
+            "responses": {
+                "200": {
+                    "description": "One page of studies.",
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/StudyPage"}}
+                    },
+                },
+                "404": _error("No such page."),
+                **ERRORS,
+            },
+        },
+        "post": {
+            "operationId": "submitStudy",
+            "summary": "Submit a whole study: DICOM files, one .zip, or a NIfTI volume",
+            "parameters": [
+                {
+                    "name": "wait",
+                    "in": "query",
+                    "required": False,
+                    "description": "Seconds to wait for the study result before answering.",
+                    "schema": {"type": "integer", "minimum": 0, "maximum": MAX_WAIT_SECONDS},
+                }
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["files"],
+                            "properties": {
+                                "files": {
+                                    "type": "array",
+                                    "items": {"type": "string", "format": "binary"},
+                                    "description": "Repeated: the DICOM files of a folder; "
+                                    "or one .zip; or one .nii / .nii.gz.",
+                                },
+                                "case_reference": {"type": "string", "maxLength": 100},
+                            },
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "200": {"description": "Finished within `wait` seconds.", "content": STUDY},
+                "202": {
+                    "description": "Accepted; poll `status_url`.",
+                    "headers": {"Location": {"schema": URL}},
+                    "content": STUDY,
+                },
+                "400": _error("Nothing in the upload can be analysed, or a bad parameter."),
+                **ERRORS,
+                "413": _error("Over a study limit (bytes, voxels)."),
+                "415": _error("The body is not multipart/form-data."),
+            },
+        },
+    },
+    "/api/studies/{study_id}": {
+        "parameters": [STUDY_ID],
+        "get": {
+            "operationId": "getStudy",
+            "summary": "One of your studies, its series and its result",
+            "responses": {
+                "200": {"description": "The study.", "content": STUDY},
+                "404": _error("You have no study with this id."),
+                **ERRORS,
+            },
+        },
+        "delete": {
+            "operationId": "deleteStudy",
+            "summary": "Delete one of your studies with all its slices, heatmaps and results",
+            "responses": {
+                "204": {"description": "Deleted."},
+                "404": _error("You have no study with this id."),
+                **ERRORS,
+            },
+        },
+    },
+    "/api/studies/{study_id}/slices": {
+        "parameters": [STUDY_ID],
+        "get": {
+            "operationId": "listStudySlices",
+            "summary": "The study's slices in order along the head, with results, 50 a page",
+            "parameters": [PAGE],
+            "responses": {
+                "200": {
+                    "description": "One page of slices.",
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/SlicePage"}}
+                    },
+                },
+                "404": _error("No such study of yours, or no such page."),
+                **ERRORS,
+            },
+        },
+    },
+    **{
+        f"/api/studies/{{study_id}}/slices/{{index}}/{name}": {
+            "parameters": [
+                STUDY_ID,
+                {
+                    "name": "index",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "integer", "minimum": 0, "format": "int64"},
+                },
+            ],
+            "get": {
+                "operationId": operation,
+                "summary": summary,
+                "responses": {
+                    "200": _image(summary),
+                    "404": _error("No such study or slice of yours, or no such image (yet)."),
+                    **ERRORS,
+                },
+            },
+        }
+        for name, operation, summary in (
+            ("image.png", "getStudySliceImage", "The slice as analysed (8-bit PNG)"),
+            ("heatmap.png", "getStudySliceHeatmap", "The slice's Grad-CAM heatmap"),
+        )
+    },
+}
+
 SCHEMA: dict[str, Any] = {
     "openapi": "3.0.3",
     "info": {
         "title": "brainscan API",
         "version": "1",
         "description": (
-            "Decision support, not a diagnosis: submit one brain MRI slice and read the "
-            "model's classification, calibrated probabilities, risk level and Grad-CAM "
-            "heatmap. Authenticate with `Authorization: Token <key>`; create keys on your "
+            "Decision support, not a diagnosis: submit one brain MRI slice, or a whole "
+            "study (DICOM series, a zip, a NIfTI volume), and read the model's "
+            "classification, calibrated probabilities, risk level and Grad-CAM heatmap. Authenticate with `Authorization: Token <key>`; create keys on your "
             "account page."
         ),
     },
@@ -272,6 +530,7 @@ SCHEMA: dict[str, Any] = {
                 ("heatmap.png", "getHeatmap", "The Grad-CAM heatmap alone"),
             )
         },
+        **STUDY_PATHS,
     },
     "components": {
         "securitySchemes": {
@@ -294,6 +553,10 @@ SCHEMA: dict[str, Any] = {
                 },
             },
             "ScanResult": SCAN_RESULT,
+            "StudyResult": STUDY_RESULT,
+            "SliceResult": SLICE_RESULT,
+            "StudyPage": _page_of("StudyResult"),
+            "SlicePage": _page_of("SliceResult"),
             "ScanPage": {
                 "type": "object",
                 "required": ["count", "results"],

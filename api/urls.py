@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path, re_path
 
-from api import views, web
+from api import studies, views, web
 from api.schema import SchemaView
 
 app_name = "api"
@@ -14,6 +14,19 @@ urlpatterns = [
     path("scans/<int:scan_id>/image", views.ScanImageView.as_view(), name="scan-image"),
     path("scans/<int:scan_id>/overlay.png", views.OverlayImageView.as_view(), name="overlay-image"),
     path("scans/<int:scan_id>/heatmap.png", views.HeatmapImageView.as_view(), name="heatmap-image"),
+    path("studies", studies.StudyListView.as_view(), name="studies"),
+    path("studies/<int:study_id>", studies.StudyDetailView.as_view(), name="study-detail"),
+    path("studies/<int:study_id>/slices", studies.StudySlicesView.as_view(), name="study-slices"),
+    path(
+        "studies/<int:study_id>/slices/<int:index>/image.png",
+        studies.StudySliceImageView.as_view(),
+        name="study-slice-image",
+    ),
+    path(
+        "studies/<int:study_id>/slices/<int:index>/heatmap.png",
+        studies.StudySliceHeatmapView.as_view(),
+        name="study-slice-heatmap",
+    ),
     # Token management for signed-in people (session and CSRF, like every other page).
     path("tokens/new", web.create_token, name="token-create"),
     path("tokens/<int:token_id>/revoke", web.revoke_token, name="token-revoke"),

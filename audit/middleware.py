@@ -55,10 +55,32 @@ READ_EVENTS: dict[str, tuple[AuditEvent.Action, str, dict[str, object]]] = {
     "api:scan-image": (Action.IMAGE_DOWNLOADED, "scan", {"file": "slice", "via": "api"}),
     "api:overlay-image": (Action.IMAGE_DOWNLOADED, "scan", {"file": "overlay", "via": "api"}),
     "api:heatmap-image": (Action.IMAGE_DOWNLOADED, "scan", {"file": "heatmap", "via": "api"}),
+    "studies:detail": (Action.RESULT_VIEWED, "study", {"via": "web"}),
+    "studies:status": (Action.RESULT_VIEWED, "study", {"via": "status-json"}),
+    "studies:slice-image": (Action.IMAGE_DOWNLOADED, "study", {"file": "slice", "via": "web"}),
+    "studies:slice-heatmap": (Action.IMAGE_DOWNLOADED, "study", {"file": "heatmap", "via": "web"}),
+    "studies:slices-csv": (Action.CSV_EXPORTED, "study", {"kind": "study slices"}),
+    "studies:export": (Action.CSV_EXPORTED, "", {"kind": "own studies"}),
+    "api:study-detail": (Action.RESULT_VIEWED, "study", {"via": "api"}),
+    "api:study-slices": (Action.RESULT_VIEWED, "study", {"via": "api", "what": "slices"}),
+    "api:study-slice-image": (Action.IMAGE_DOWNLOADED, "study", {"file": "slice", "via": "api"}),
+    "api:study-slice-heatmap": (
+        Action.IMAGE_DOWNLOADED,
+        "study",
+        {"file": "heatmap", "via": "api"},
+    ),
 }
-ID_KWARGS = ("scan_id", "object_id", "pk", "batch")
-# Polled by the pages' scripts: written only when the reader is not the scans' owner.
-OTHERS_ONLY = {"predictions:status", "predictions:batch-status"}
+ID_KWARGS = ("scan_id", "study_id", "object_id", "pk", "batch")
+# Polled by the pages' scripts: written only when the reader is not the scans' owner. The
+# slice browser loads every slice image of a study: the owner's own loads are not written
+# either (the study page view is).
+OTHERS_ONLY = {
+    "predictions:status",
+    "predictions:batch-status",
+    "studies:status",
+    "studies:slice-image",
+    "studies:slice-heatmap",
+}
 REFUSED = (403, 404)
 
 
@@ -116,6 +138,12 @@ def _request_user(request: HttpRequest) -> bool:
 
 def _own_scans(request: HttpRequest, object_type: str, object_id: object) -> bool:
     """Whether every scan the polled JSON showed belongs to the reader."""
+    if object_type == "study":
+        from studies.models import Study
+
+        return Study.objects.filter(
+            pk=str(object_id), owner_id=getattr(request.user, "pk", None)
+        ).exists()
     # The URL's id (a UUID or an int) as text: what both lookups accept.
     scans = Scan.objects.filter(batch=str(object_id)) if object_type == "batch" else None
     if scans is None:

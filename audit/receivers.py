@@ -21,6 +21,7 @@ from audit.log import record
 from audit.models import AuditEvent
 from predictions.models import Prediction, Scan
 from predictions.signals import review_recorded
+from studies.models import Study
 
 Action = AuditEvent.Action
 
@@ -42,6 +43,8 @@ def connect() -> None:
         signal.connect(receiver, dispatch_uid=f"audit.{receiver.__name__}")
     post_save.connect(scan_saved, sender=Scan, dispatch_uid="audit.scan_saved")
     post_delete.connect(scan_deleted, sender=Scan, dispatch_uid="audit.scan_deleted")
+    post_save.connect(study_saved, sender=Study, dispatch_uid="audit.study_saved")
+    post_delete.connect(study_deleted, sender=Study, dispatch_uid="audit.study_deleted")
 
 
 def logged_in(sender: Any, request: HttpRequest | None, user: User, **_: Any) -> None:
@@ -97,6 +100,18 @@ def scan_saved(sender: Any, instance: Scan, created: bool, raw: bool = False, **
 
 def scan_deleted(sender: Any, instance: Scan, **_: Any) -> None:
     record(Action.SCAN_DELETED, target=instance, detail={"owner_id": instance.owner_id})
+
+
+def study_saved(sender: Any, instance: Study, created: bool, raw: bool = False, **_: Any) -> None:
+    """A study upload is an upload (of whole series): recorded as one, by study id."""
+    if created and not raw:
+        detail = {"kind": "study", "format": instance.source_format}
+        record(Action.SCAN_UPLOADED, actor=instance.owner, target=instance, detail=detail)
+
+
+def study_deleted(sender: Any, instance: Study, **_: Any) -> None:
+    detail = {"kind": "study", "owner_id": instance.owner_id}
+    record(Action.SCAN_DELETED, target=instance, detail=detail)
 
 
 def review_saved(sender: Any, prediction: Prediction, reviewer: User, **_: Any) -> None:

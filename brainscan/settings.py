@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "accounts",
     "predictions",
+    "studies",
     "api",
     "audit",
 ]
@@ -274,7 +275,14 @@ MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 40_000_000)
 # in 1.1 MB hold a web thread for 11.5 s). Keep it at least MAX_IMAGE_PIXELS.
 MAX_UPLOAD_PIXELS = env_int("MAX_UPLOAD_PIXELS", 64_000_000)
 MAX_FILES_PER_UPLOAD = env_int("MAX_FILES_PER_UPLOAD", 100)
-DATA_UPLOAD_MAX_NUMBER_FILES = MAX_FILES_PER_UPLOAD
+# Whole studies (studies/): a folder of DICOM files, a zip of one, or NIfTI volumes, refused
+# from sizes and headers before any pixel is decoded (studies/reading.py).
+STUDY_MAX_BYTES = env_int("STUDY_MAX_BYTES", 512 * 1024 * 1024)
+STUDY_MAX_FILES = env_int("STUDY_MAX_FILES", 2000)
+STUDY_MAX_SLICES = env_int("STUDY_MAX_SLICES", 1000)  # source images and frames
+STUDY_MAX_VOXELS = env_int("STUDY_MAX_VOXELS", 100_000_000)  # rows x columns x frames in all
+STUDY_BATCH_SIZE = env_int("STUDY_BATCH_SIZE", 32)  # slices per model call in the worker
+DATA_UPLOAD_MAX_NUMBER_FILES = max(MAX_FILES_PER_UPLOAD, STUDY_MAX_FILES)
 # A multi-frame DICOM file is analysed frame by frame, at most this many frames per file.
 MAX_DICOM_FRAMES = env_int("MAX_DICOM_FRAMES", 64)
 # Scan images, overlays and heatmaps older than this many days are deleted (the result row
@@ -294,6 +302,10 @@ PREDICTION_MAX_ATTEMPTS = env_int("PREDICTION_MAX_ATTEMPTS", 5)
 # likely still waiting in the queue; sending it again is harmless but wasted work).
 PREDICTION_SWEEP_SECONDS = env_int("PREDICTION_SWEEP_SECONDS", 60)
 PREDICTION_REQUEUE_PENDING_AFTER_SECONDS = env_int("PREDICTION_REQUEUE_PENDING_AFTER_SECONDS", 120)
+CELERY_BEAT_SCHEDULE["requeue-stuck-studies"] = {
+    "task": "studies.tasks.requeue_stuck_studies",
+    "schedule": float(PREDICTION_SWEEP_SECONDS),
+}
 CELERY_BEAT_SCHEDULE["requeue-stuck-predictions"] = {
     "task": "predictions.tasks.requeue_stuck_predictions",
     "schedule": float(PREDICTION_SWEEP_SECONDS),

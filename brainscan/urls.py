@@ -15,5 +15,6 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("account/", include("accounts.urls")),
     path("scans/", include("predictions.urls")),
+    path("studies/", include("studies.urls")),
     path("api/", include("api.urls")),
 ]

@@ -20,6 +20,7 @@ from ml.image.arrays import as_float32
 if TYPE_CHECKING:  # imported where used, so importing ml.testing stays light
     from ml.gate.checks import GateStats
     from ml.serving.runtime import ServedModel
+    from ml.volumes.geometry import Plane
 
 TINY_FIT_SEEDS = range(1000, 1064)  # images the tiny gate's means/covariance come from
 TINY_CALIBRATION_SEEDS = range(2000, 2064)  # held-out images that set its threshold
@@ -158,3 +159,50 @@ def _tiny_card(model_path: Path, input_size: int, seed: int, sha256: str) -> dic
         "intended_use": "tests only: an untrained model whose answers mean nothing",
         "metrics": {},
     }
+
+
+# A head phantom in RAS millimetres for the volume and study tests: an ellipsoid head, a
+# darker brain inside it and one bright ball (a "lesion") at a known place, so a test can
+# check that a reformatted slice shows the ball exactly where the geometry says it is.
+PHANTOM_LESION_RAS = (25.0, 20.0, 30.0)
+PHANTOM_LESION_RADIUS_MM = 10.0
+
+
+def head_phantom(points: np.ndarray) -> np.ndarray:
+    """Intensities at RAS points (..., 3): 0 outside, 100 skull/scalp, 60 brain, 200 lesion."""
+    x, y, z = points[..., 0], points[..., 1], points[..., 2]
+    head = (x / 70) ** 2 + (y / 90) ** 2 + (z / 80) ** 2 <= 1
+    brain = (x / 62) ** 2 + (y / 82) ** 2 + (z / 72) ** 2 <= 1
+    lesion = np.linalg.norm(points - np.array(PHANTOM_LESION_RAS), axis=-1) <= (
+        PHANTOM_LESION_RADIUS_MM
+    )
+    values = np.where(head, 100.0, 0.0)
+    values = np.where(brain, 60.0, values)
+    return np.where(lesion & brain, 200.0, values)
+
+
+def phantom_planes(
+    col_dir: np.ndarray,
+    row_dir: np.ndarray,
+    *,
+    slices: int,
+    spacing: float,
+    pixel: float = 2.0,
+    size: int = 112,
+    step: np.ndarray | None = None,
+) -> tuple[list[Plane], list[np.ndarray]]:
+    """Planes (ml.volumes.geometry.Plane) through the phantom centred on the origin, and
+    their pixels: slice k is `step` (default: the normal times `spacing`) from slice k-1."""
+    from ml.volumes.geometry import Plane
+
+    normal = np.cross(col_dir, row_dir)
+    step = normal * spacing if step is None else step
+    planes, images = [], []
+    r, c = np.mgrid[:size, :size]
+    for k in range(slices):
+        centre = (k - (slices - 1) / 2) * step
+        origin = centre - (size - 1) / 2 * pixel * (col_dir + row_dir)
+        points = origin + (c[..., None] * pixel) * col_dir + (r[..., None] * pixel) * row_dir
+        planes.append(Plane(origin, col_dir, row_dir, pixel, pixel))
+        images.append(head_phantom(points))
+    return planes, images

@@ -26,6 +26,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from accounts.models import User
 from predictions.models import Label, Prediction
 from predictions.results import BROWSER_IMAGE_TYPES, probability_text
 from predictions.reviews import (
@@ -225,7 +226,7 @@ class ReviewAdmin(admin.ModelAdmin):
         after = None
         if request.GET.get("after", "").isdigit():
             after = Prediction.objects.filter(pk=int(request.GET["after"])).first()
-        following = next_in_queue(request.user, order, after)  # type: ignore[arg-type]
+        following = next_in_queue(_reviewer(request), order, after)
         if following is None:
             self.message_user(request, "No unreviewed results are waiting for you.")
             return HttpResponseRedirect(reverse("admin:predictions_prediction_changelist"))
@@ -237,10 +238,10 @@ class ReviewAdmin(admin.ModelAdmin):
         """Turn the reviewer's own blind-read option on or off."""
         if not self.has_change_permission(request):
             raise PermissionDenied
-        user = request.user
-        user.blind_read = request.POST.get("blind_read") == "on"  # type: ignore[union-attr]
-        user.save(update_fields=["blind_read"])  # type: ignore[union-attr]
-        state = "on: you see each image before the AI's answer" if user.blind_read else "off"  # type: ignore[union-attr]
+        user = _reviewer(request)
+        user.blind_read = request.POST.get("blind_read") == "on"
+        user.save(update_fields=["blind_read"])
+        state = "on: you see each image before the AI's answer" if user.blind_read else "off"
         self.message_user(request, f"Blind read is {state}.")
         back = request.POST.get("next", "")
         if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
@@ -253,8 +254,8 @@ class ReviewAdmin(admin.ModelAdmin):
             raise PermissionDenied
         try:
             record_first_impression(
-                prediction, request.user, request.POST.get("first_impression", "")
-            )  # type: ignore[arg-type]
+                prediction, _reviewer(request), request.POST.get("first_impression", "")
+            )
         except ReviewError as exc:
             self.message_user(request, str(exc), level=messages.ERROR)
         return HttpResponseRedirect(
@@ -276,7 +277,7 @@ class ReviewAdmin(admin.ModelAdmin):
         if (
             prediction is not None
             and request.method == "GET"
-            and blind_read_pending(prediction, request.user)  # type: ignore[arg-type]
+            and blind_read_pending(prediction, _reviewer(request))
         ):
             return self._blind_read_page(request, prediction)
         extra = {**(extra_context or {}), **self._desk_context(request, prediction)}
@@ -301,7 +302,7 @@ class ReviewAdmin(admin.ModelAdmin):
                 for value, name in QUEUE_ORDERS.items()
             ],
             "queue_next": f"{next_url}?order={order}{after}",
-            "queue_waiting": review_queue(request.user).count(),  # type: ignore[arg-type]
+            "queue_waiting": review_queue(_reviewer(request)).count(),
             "own_scan": prediction is not None and prediction.scan.owner_id == request.user.pk,
             "blind_read": getattr(request.user, "blind_read", False),
             "desk_path": request.get_full_path(),
@@ -341,7 +342,7 @@ class ReviewAdmin(admin.ModelAdmin):
         if data.get("review_verdict"):  # absent on one's own scan, where the fields are read-only
             record_review(
                 obj,
-                request.user,  # type: ignore[arg-type]
+                _reviewer(request),
                 verdict=data["review_verdict"],
                 label=data["review_label"],
                 note=data["review_note"],
@@ -430,6 +431,15 @@ class ReviewAdmin(admin.ModelAdmin):
         if not prediction.scan.image:
             return "The image was purged under the retention policy."
         return _viewer(prediction, overlay=True)
+
+
+def _reviewer(request: HttpRequest) -> User:
+    """The signed-in reviewer: every review view runs behind admin_view, which admits
+    only signed-in staff."""
+    user = request.user
+    if not isinstance(user, User):
+        raise PermissionDenied
+    return user
 
 
 def _viewer(prediction: Prediction, *, overlay: bool) -> str:

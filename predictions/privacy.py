@@ -27,7 +27,7 @@ from predictions.storage import private_storage
 
 logger = logging.getLogger(__name__)
 PURGE_CHUNK = 500
-ORPHAN_FOLDERS = ("scans", "results")  # where uploads and analyses write (see models)
+ORPHAN_FOLDERS = ("scans", "results", "studies")  # where uploads and analyses write (models)
 ORPHAN_GRACE = timedelta(hours=1)
 
 
@@ -49,7 +49,8 @@ def purge_expired_images(*, days: int | None = None, now: datetime | None = None
     """Delete the image, overlay and heatmap of every finished scan older than `days`.
 
     The rows stay, marked `image_purged_at`, so statistics and reviews still count them.
-    Unfinished scans wait: a worker may be reading the image. Returns the number purged.
+    Unfinished scans wait: a worker may be reading the image. Studies follow the same rule
+    (studies.services.purge_expired_study_images). Returns the number of scans and studies purged.
     """
     days = settings.SCAN_RETENTION_DAYS if days is None else days
     if days <= 0:
@@ -66,7 +67,14 @@ def purge_expired_images(*, days: int | None = None, now: datetime | None = None
         purged += _purge(chunk, now)
     if purged:
         logger.info("retention: purged the images of %d scan(s) older than %d days", purged, days)
-    return purged
+    from studies.services import purge_expired_study_images  # studies builds on predictions
+
+    studies = purge_expired_study_images(days=days, now=now)
+    if studies:
+        logger.info(
+            "retention: purged the images of %d stud(ies) older than %d days", studies, days
+        )
+    return purged + studies
 
 
 def purge_orphan_files(*, older_than: timedelta = ORPHAN_GRACE, now: datetime | None = None) -> int:
@@ -94,9 +102,13 @@ def purge_orphan_files(*, older_than: timedelta = ORPHAN_GRACE, now: datetime | 
 
 
 def _referenced_names() -> set[str]:
+    from studies.models import StudySlice  # studies builds on predictions, not the reverse
+
     names = set(Scan.objects.exclude(image="").values_list("image", flat=True))
     for field in ("heatmap", "overlay"):
         names.update(Prediction.objects.exclude(**{field: ""}).values_list(field, flat=True))
+    for field in ("image", "heatmap"):
+        names.update(StudySlice.objects.exclude(**{field: ""}).values_list(field, flat=True))
     return names
 
 

@@ -65,8 +65,24 @@ def dashboard(request: AuthenticatedRequest) -> HttpResponse:
         "sort": sort,
         "unsorted": unsorted.urlencode(),
         "new_reviews": reviewed_since_last_visit(request.user),
+        **_studies_beside(request, form),
     }
     return render(request, "predictions/dashboard.html", context)
+
+
+STUDIES_ON_DASHBOARD = 5
+
+
+def _studies_beside(request: AuthenticatedRequest, form: HistoryFilterForm) -> dict[str, object]:
+    """The newest of the clinician's studies that the same filters pick, for the history."""
+    from studies.filters import filter_studies
+    from studies.models import Study
+
+    studies = filter_studies(form, Study.objects.filter(owner=request.user))
+    return {
+        "studies": list(studies.order_by("-uploaded_at", "-pk")[:STUDIES_ON_DASHBOARD]),
+        "studies_total": studies.count(),
+    }
 
 
 @clinician_required

@@ -264,12 +264,42 @@ def model_card_markdown(card: dict[str, Any], comparison: list[dict[str, Any]] |
         _card_splits(card),
         _card_performance(card),
         _card_operating_point(card),
+        *_card_study_rule(card),
         _card_calibration(card),
         _card_known_limits(card),
         _card_reproduce(card),
         _card_comparison(comparison),
     ]
     return "\n".join(sections)
+
+
+def _card_study_rule(card: dict[str, Any]) -> list[str]:
+    """The study-level rule (ml/study.py), when `python -m ml.cli.study_rule` has set it."""
+    rule = card.get("study_rule")
+    if not rule:
+        return []
+    names = {
+        "ixi_test": "IXI test people (normal)",
+        "ixi_validation": "IXI validation people (normal; set the threshold)",
+        "ixi_train": "IXI train people (normal; trained on)",
+        "brats_external": "BraTS/TCGA patients (glioma; chose k)",
+    }
+    rows = [
+        [
+            names.get(name, name),
+            str(r["studies"]),
+            f"{100 * r['flagged_rate']:.1f} % ({100 * r['flagged_ci95'][0]:.1f}–{100 * r['flagged_ci95'][1]:.1f})",
+        ]
+        for name, r in rule["results"].items()
+    ]
+    return [
+        f"""## Study rule (whole studies)
+
+{rule["description"]} Chosen on {rule["chosen_on"]}; details in `ml/reports/STUDY-RULE.md`.
+
+{table(["pseudo-studies", "studies", "flagged (risk ≥ medium)"], rows)}
+"""
+    ]
 
 
 def _card_title(card: dict[str, Any]) -> str:

@@ -53,6 +53,26 @@ def gradcam_from_features(
     return normalize(tf.cast(cam, tf.float32))
 
 
+def gradcam_batch_from_features(
+    head: keras.Model, feature_maps: tf.Tensor, class_indices: tf.Tensor
+) -> tf.Tensor:
+    """Grad-CAM of a batch (n, h, w, k) with one class per image; returns (n, h, w) in [0, 1].
+
+    One gradient of the summed scores: the head (pooling and dense layers, inference mode)
+    mixes nothing between images, so each image's slice of that gradient is its own, and
+    each map equals `gradcam_from_features` of the image alone.
+    """
+    with tf.GradientTape() as tape:
+        tape.watch(feature_maps)
+        logits = head(feature_maps, training=False)
+        score = tf.reduce_sum(tf.gather(logits, class_indices, axis=1, batch_dims=1))
+    grads = tape.gradient(score, feature_maps)
+    channel_weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
+    cams = tf.cast(tf.nn.relu(tf.reduce_sum(feature_maps * channel_weights, axis=-1)), tf.float32)
+    low = tf.reduce_min(cams, axis=(1, 2), keepdims=True)
+    return (cams - low) / (tf.reduce_max(cams, axis=(1, 2), keepdims=True) - low + EPSILON)
+
+
 def gradcam_heatmap(
     model: keras.Model, image: np.ndarray, layer_name: str, class_index: int | None = None
 ) -> np.ndarray:

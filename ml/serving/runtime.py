@@ -95,6 +95,9 @@ class ServedModel:
             input_signature=[map_spec, tf.TensorSpec((), tf.int32)],
         )
         self.gradcam(self.forward(np.zeros(image_spec.shape, np.float32))[0], 0)  # trace now
+        self._input_size, self._channels = input_size, channels
+        self._forward_many: Any = None  # the batched functions are traced on first use
+        self._gradcam_many: Any = None
 
     def _forward_graph(self, batch: Any) -> tuple[Any, Any, Any]:
         import tensorflow as tf
@@ -117,6 +120,44 @@ class ServedModel:
         """Grad-CAM at the feature map's resolution, in [0, 1]."""
         heatmap: NDArray[np.float32] = self._gradcam(feature_map, np.int32(class_index)).numpy()
         return heatmap
+
+    def forward_batch(
+        self, batch: NDArray[np.float32]
+    ) -> tuple[Any, NDArray[np.float32], NDArray[np.float32]]:
+        """(n, size, size, channels) float32 -> (feature maps tensor, logits (n, classes),
+        pooled features (n, k)): one graph call for a whole batch of slices."""
+        import tensorflow as tf
+
+        from ml.serving.gradcam import gradcam_batch_from_features
+
+        if self._forward_many is None:
+            spec = tf.TensorSpec((None, self._input_size, self._input_size, self._channels))
+            map_spec = tf.TensorSpec((None, *self.body.output.shape[1:]), self.body.output.dtype)
+            self._forward_many = tf.function(self._forward_graph, input_signature=[spec])
+            self._gradcam_many = tf.function(
+                lambda maps, indices: gradcam_batch_from_features(self.head, maps, indices),
+                input_signature=[map_spec, tf.TensorSpec((None,), tf.int32)],
+            )
+        feature_maps, logits, pooled = self._forward_many(batch)
+        logits_rows: NDArray[np.float32] = logits.numpy()
+        pooled_rows: NDArray[np.float32] = pooled.numpy()
+        return feature_maps, logits_rows, pooled_rows
+
+    def gradcam_batch(
+        self, feature_maps: Any, class_indices: NDArray[np.int_], rows: list[int] | None = None
+    ) -> NDArray[np.float32]:
+        """Grad-CAM of the images of a `forward_batch` call (those at `rows`, default all),
+        one class each: (n, h, w)."""
+        import tensorflow as tf
+
+        if self._gradcam_many is None:
+            raise RuntimeError("call forward_batch first")
+        if rows is not None and len(rows) != int(feature_maps.shape[0]):
+            feature_maps = tf.gather(feature_maps, rows)
+        cams: NDArray[np.float32] = self._gradcam_many(
+            feature_maps, np.asarray(class_indices, np.int32)
+        ).numpy()
+        return cams
 
 
 def load_verified(

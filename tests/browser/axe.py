@@ -31,7 +31,7 @@ def csp_watch(page: Page) -> list[str]:
     evaluate (a script without a URL), adds styles the policy refuses: those are not counted."""
     blocked: list[str] = []
 
-    def seen(message) -> None:  # type: ignore[no-untyped-def]
+    def seen(message) -> None:
         if "Content Security Policy" in message.text and message.location.get("url"):
             blocked.append(f"{message.location['url']}: {message.text}")
 

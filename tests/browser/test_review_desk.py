@@ -41,7 +41,7 @@ def drawn(page: Page, selector: str) -> float:
     )
 
 
-def queue_of(owner, labels):  # type: ignore[no-untyped-def]
+def queue_of(owner, labels):
     scans = []
     for age, label in enumerate(labels):
         created = timezone.now() - dt.timedelta(days=10 - age)

@@ -56,7 +56,7 @@ def test_the_upload_page_counts_explains_and_guards(
     go_on = threading.Event()
     check = views_workspace.read_and_validate_slices
 
-    def slow_check(upload):  # type: ignore[no-untyped-def]
+    def slow_check(upload):
         go_on.wait(timeout=30)
         return check(upload)
 
@@ -68,7 +68,7 @@ def test_the_upload_page_counts_explains_and_guards(
     # Mid-upload, leaving the page asks first.
     dialogs: list[str] = []
 
-    def answer(dialog) -> None:  # type: ignore[no-untyped-def]
+    def answer(dialog) -> None:
         dialogs.append(dialog.type)
         dialog.dismiss()
 

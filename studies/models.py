@@ -1,0 +1,194 @@
+"""A study: one upload of whole series (DICOM files, a zip, a NIfTI volume), analysed as one.
+
+Stored under our own ids only: no UID, date, name or free text from any header. A study has
+series (each either analysed or skipped, with why) and the slices the model reads (axial,
+ordered along the head), each with its result. The study's own result comes from the
+study rule over its slices (ml.study).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from predictions.models import Label, Risk
+from predictions.storage import private_storage
+
+
+class Study(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Queued"
+        RUNNING = "running", "Analysing"
+        DONE = "done", "Done"
+        REJECTED = "rejected", "Rejected"  # no slice passed the input check
+        FAILED = "failed", "Failed"
+
+    FINISHED = (Status.DONE, Status.REJECTED, Status.FAILED)
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="studies"
+    )
+    case_reference = models.CharField(max_length=100, blank=True)
+    uploaded_at = models.DateTimeField(default=timezone.now, db_index=True)
+    source_format = models.CharField(max_length=16)  # DICOM, NIfTI, DICOM+NIfTI
+    file_count = models.PositiveIntegerField(default=0)
+    total_bytes = models.PositiveBigIntegerField(default=0)
+    # Files that could not be read, by their number in the upload: [{"file": "3", "error": ...}]
+    file_errors = models.JSONField(default=list, blank=True)
+
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    slices_total = models.PositiveIntegerField(default=0)
+    slices_analysed = models.PositiveIntegerField(default=0)
+
+    label = models.CharField(max_length=12, choices=Label.choices, blank=True, db_index=True)
+    tumour_probability = models.FloatField(null=True, blank=True)
+    risk = models.CharField(max_length=6, choices=Risk.choices, blank=True, db_index=True)
+    driving_slices = models.JSONField(default=list, blank=True)  # indices the score comes from
+    flagged_slices = models.JSONField(default=list, blank=True)  # indices at >= medium
+    rule = models.JSONField(default=dict, blank=True)  # k, thresholds, calibrated, description
+    model_version = models.CharField(max_length=64, blank=True, db_index=True)
+    model_sha256 = models.CharField(max_length=64, blank=True)
+    timings = models.JSONField(default=dict, blank=True)
+    # SCAN_RETENTION_DAYS: the slice images and heatmaps were deleted; the results stay.
+    images_purged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-uploaded_at", "-id")
+        indexes = [models.Index(fields=["owner", "-uploaded_at"], name="study_owner_recent")]
+        verbose_name_plural = "studies"
+
+    def __str__(self) -> str:
+        return f"Study {self.pk} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    def claim(self, *, stale_after: timedelta, max_attempts: int) -> bool:
+        """One conditional UPDATE, as `Prediction.claim`: PENDING, or RUNNING past the stale
+        limit (its worker died); out of attempts, the study is marked failed instead."""
+        now = timezone.now()
+        claimable = Q(status=self.Status.PENDING) | Q(
+            status=self.Status.RUNNING, started_at__lt=now - stale_after
+        )
+        rows = Study.objects.filter(claimable, pk=self.pk)
+        claimed = rows.filter(attempts__lt=max_attempts).update(
+            status=self.Status.RUNNING, started_at=now, attempts=F("attempts") + 1
+        )
+        if not claimed:
+            rows.filter(attempts__gte=max_attempts).update(
+                status=self.Status.FAILED,
+                finished_at=now,
+                error=f"Analysis stopped after {max_attempts} attempts that did not finish.",
+            )
+        self._reload()
+        return claimed == 1
+
+    def heartbeat(self) -> None:
+        """A long study renews its claim after every batch, so it is not taken for dead."""
+        Study.objects.filter(pk=self.pk, status=self.Status.RUNNING).update(
+            started_at=timezone.now(),
+            slices_analysed=StudySlice.objects.filter(study=self)
+            .exclude(status=StudySlice.Status.PENDING)
+            .count(),
+        )
+
+    def release(self) -> None:
+        Study.objects.filter(pk=self.pk, status=self.Status.RUNNING).update(
+            status=self.Status.PENDING, started_at=None
+        )
+
+    def finish(self, **fields: Any) -> bool:
+        """Write the outcome only if still running: a duplicate delivery never overwrites."""
+        fields.setdefault("finished_at", timezone.now())
+        updated = Study.objects.filter(pk=self.pk, status=self.Status.RUNNING).update(**fields)
+        self._reload()
+        return updated == 1
+
+    def mark_failed(self, error: str) -> bool:
+        return self.finish(status=self.Status.FAILED, error=error[:2000])
+
+    def _reload(self) -> None:
+        with contextlib.suppress(Study.DoesNotExist):
+            self.refresh_from_db()
+
+
+class Series(models.Model):
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="series")
+    number = models.PositiveSmallIntegerField()  # 1, 2, ... in the order of the upload
+    source_format = models.CharField(max_length=8)  # DICOM or NIfTI
+    modality = models.CharField(max_length=16, blank=True)
+    description = models.CharField(max_length=100, blank=True)  # MR vocabulary words only
+    orientation = models.CharField(max_length=16, blank=True)
+    handling = models.CharField(max_length=120, blank=True)  # how its slices were made
+    source_slices = models.PositiveIntegerField(default=0)
+    spacing_mm = models.FloatField(null=True, blank=True)
+    skipped_reason = models.TextField(blank=True)
+    notes = models.JSONField(default=list, blank=True)
+    meta = models.JSONField(default=dict, blank=True)  # allow-listed technical tags
+
+    class Meta:
+        ordering = ("study", "number")
+        constraints = [
+            models.UniqueConstraint(fields=["study", "number"], name="series_number_unique")
+        ]
+        verbose_name_plural = "series"
+
+    def __str__(self) -> str:
+        return f"Series {self.number} of study {self.study_id}"
+
+
+def slice_upload_to(instance: StudySlice, filename: str) -> str:
+    import uuid
+
+    return f"studies/{instance.study.owner_id}/{uuid.uuid4().hex}-{filename}"
+
+
+class StudySlice(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Queued"
+        DONE = "done", "Done"
+        REJECTED = "rejected", "Rejected"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="slices")
+    series = models.ForeignKey(Series, on_delete=models.CASCADE, related_name="slices")
+    index = models.PositiveIntegerField()  # 0, 1, ... along the study: series, then position
+    position_mm = models.FloatField()  # along the slice normal (z for reformatted slices)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    image = models.FileField(
+        storage=private_storage, upload_to=slice_upload_to, blank=True, max_length=200
+    )
+    heatmap = models.FileField(
+        storage=private_storage, upload_to=slice_upload_to, blank=True, max_length=200
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    label = models.CharField(max_length=12, choices=Label.choices, blank=True)
+    probabilities = models.JSONField(default=dict, blank=True)
+    tumour_probability = models.FloatField(null=True, blank=True)
+    risk = models.CharField(max_length=6, choices=Risk.choices, blank=True)
+    gate_score = models.FloatField(null=True, blank=True)
+    gate_reason = models.CharField(max_length=300, blank=True)
+    unfamiliar = models.BooleanField(default=False)
+    heatmap_class = models.CharField(max_length=12, blank=True)
+
+    class Meta:
+        ordering = ("study", "index")
+        constraints = [
+            models.UniqueConstraint(fields=["study", "index"], name="study_slice_index_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"Slice {self.index} of study {self.study_id}"
