@@ -2,7 +2,7 @@
 is read. Folders are 0700 and files 0600 under settings.DICOM_SPOOL_ROOT (outside MEDIA_ROOT
 and the private media, no URL). A study's folder has a random name (its `ReceivedStudy`'s
 spool key); inside it, `STUDY` holds the StudyInstanceUID (so a restarted listener can go on
-receiving the same study) and each instance is `<sha256 of its SOPInstanceUID>.dcm`, so a
+receiving the same study), `ORDER` the order of arrival, and each instance is `<sha256 of its SOPInstanceUID>.dcm`, so a
 retransmitted instance lands on the same name and is never kept twice.
 """
 
@@ -17,6 +17,7 @@ from pathlib import Path
 from django.conf import settings
 
 STUDY_FILE = "STUDY"
+ORDER_FILE = "ORDER"  # instance file names, one a line, in the order they arrived
 SUFFIX = ".dcm"
 
 
@@ -53,12 +54,26 @@ def instance_path(key: str, sop_instance_uid: str) -> Path:
 
 def store(path: Path, data: bytes) -> None:
     """Write atomically (a temporary name, then a rename), so a half-written file never
-    counts as received."""
+    counts as received; then note it in the arrival order. One writer per study at a time
+    (the listener's lock)."""
     _write(path, data)
+    descriptor = os.open(path.parent / ORDER_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(descriptor, "a", encoding="ascii") as order:
+        order.write(path.name + "\n")
 
 
 def instances(key: str) -> list[Path]:
-    return sorted(folder(key).glob(f"*{SUFFIX}"))
+    """In the order they arrived (`ORDER`), as an upload's files are read in the order they
+    were chosen: series are numbered in that order."""
+    base = folder(key)
+    try:
+        listed = (base / ORDER_FILE).read_text("ascii").split()
+    except OSError:
+        listed = []
+    present = {p.name for p in base.glob(f"*{SUFFIX}")}
+    ordered = [name for name in dict.fromkeys(listed) if name in present]
+    ordered += sorted(present.difference(ordered))
+    return [base / name for name in ordered]
 
 
 def study_keys() -> list[str]:

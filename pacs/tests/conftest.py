@@ -11,7 +11,12 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 from pydicom import dcmread
-from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, MRImageStorage
+from pydicom.uid import (
+    CTImageStorage,
+    EnhancedMRImageStorage,
+    ExplicitVRLittleEndian,
+    MRImageStorage,
+)
 from pynetdicom import AE
 from pynetdicom.association import Association
 
@@ -72,7 +77,7 @@ def associate(
 ) -> Association:
     ae = AE(ae_title=ae_title)
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 10
-    for sop_class in (MRImageStorage, CTImageStorage):
+    for sop_class in (MRImageStorage, CTImageStorage, EnhancedMRImageStorage):
         for syntax in syntaxes:
             ae.add_requested_context(sop_class, syntax)
     ae.add_requested_context(VERIFICATION)  # so refused image contexts leave one to accept

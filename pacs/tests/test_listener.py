@@ -135,8 +135,8 @@ def test_a_transfer_syntax_we_cannot_decode_is_refused_in_the_negotiation(listen
     try:
         assert assoc.is_established  # the association itself is fine (C-ECHO) ...
         assert [cx.abstract_syntax for cx in assoc.accepted_contexts] == [VERIFICATION]
-        # ... but MR and CT in that syntax are refused: transfer syntaxes not supported
-        assert [cx.result for cx in assoc.rejected_contexts] == [0x04, 0x04]
+        # ... but MR, CT and Enhanced MR in that syntax are refused: transfer syntaxes not supported
+        assert [cx.result for cx in assoc.rejected_contexts] == [0x04, 0x04, 0x04]
         assert assoc.send_c_echo().Status == 0x0000
     finally:
         assoc.release()
@@ -169,7 +169,7 @@ def test_a_compressed_and_a_deflated_series_are_received_and_read(listener, node
         ds.save_as(buffer, enforce_file_format=True)
         files.append(buffer.getvalue())
     sent = send(listener.port, files, syntaxes=(RLELossless,))
-    assert sent.accepted_syntaxes == [RLELossless, RLELossless]
+    assert sent.accepted_syntaxes == [RLELossless] * 3  # MR, CT, Enhanced MR
     assert sent.statuses == [0] * 4
     sent = send(listener.port, axial(4, study=f"{MARKER_UID_ROOT}.77"),
                 syntaxes=(DeflatedExplicitVRLittleEndian,))  # fmt: skip

@@ -40,14 +40,20 @@ class Command(BaseCommand):
             receiver=receiver,
         )
         stopped = threading.Event()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, lambda *_: stopped.set())
+        previous = {
+            signum: signal.signal(signum, lambda *_: stopped.set())
+            for signum in (signal.SIGINT, signal.SIGTERM)
+        }
         listener.start()
         syntaxes = len(decodable_transfer_syntaxes())
         self.stdout.write(
             f"DICOM listener {options['ae_title']} on {options['bind']}:{listener.port} "
             f"({syntaxes} transfer syntaxes; complete after {options['quiet_seconds']:g} s quiet)"
         )
-        stopped.wait()
-        listener.stop()
+        try:
+            stopped.wait()
+        finally:
+            listener.stop()
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
         self.stdout.write("DICOM listener stopped.")
