@@ -50,8 +50,10 @@ def record(
     object_id: object = "",
     detail: dict[str, Any] | None = None,
     request: HttpRequest | None = None,
+    ip: str | None = None,
 ) -> AuditEvent:
-    """Append one event. `actor` defaults to the signed-in user of the current request."""
+    """Append one event. `actor` defaults to the signed-in user of the current request;
+    `ip` is for events with no request (a DICOM peer's address)."""
     request = request or current_request()
     actor = actor or _request_user(request)
     if target is not None:
@@ -62,6 +64,6 @@ def record(
         actor_email=actor.email if actor else "",
         object_type=object_type,
         object_id=str(object_id),
-        ip=client_ip(request) if request is not None else None,
+        ip=client_ip(request) if request is not None else ip,
         detail=detail or {},
     )

@@ -49,6 +49,8 @@ class AuditEvent(models.Model):
         SCAN_DELETED = "scan_deleted", "Scan deleted"
         TOKEN_CREATED = "token_created", "API token created"
         TOKEN_REVOKED = "token_revoked", "API token revoked"
+        DICOM_REFUSED = "dicom_refused", "DICOM association refused"
+        DICOM_RECEIVED = "dicom_received", "Study received over DICOM"
 
     at = models.DateTimeField(default=timezone.now, db_index=True, editable=False)
     # The e-mail is copied so the event still says who it was if the account is deleted.

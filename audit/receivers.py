@@ -19,6 +19,8 @@ from api.models import ApiToken
 from api.signals import token_created, token_revoked
 from audit.log import record
 from audit.models import AuditEvent
+from pacs.models import ReceivedStudy
+from pacs.signals import association_refused, study_received
 from predictions.models import Prediction, Scan
 from predictions.signals import review_recorded
 from studies.models import Study
@@ -38,6 +40,8 @@ def connect() -> None:
         (review_recorded, review_saved),
         (token_created, token_made),
         (token_revoked, token_ended),
+        (association_refused, dicom_refused),
+        (study_received, dicom_received),
     ]
     for signal, receiver in receivers:
         signal.connect(receiver, dispatch_uid=f"audit.{receiver.__name__}")
@@ -127,3 +131,24 @@ def token_made(sender: Any, token: ApiToken, **_: Any) -> None:
 def token_ended(sender: Any, token: ApiToken, **_: Any) -> None:
     detail = {"prefix": token.prefix, "owner_id": token.user_id}
     record(Action.TOKEN_REVOKED, target=token, detail=detail)
+
+
+def dicom_refused(
+    sender: Any, calling_ae: str, called_ae: str, address: str, reason: str, **_: Any
+) -> None:
+    """Network configuration only: the titles (printable, cut to 16) and the peer's address."""
+    detail = {"calling_ae": calling_ae, "called_ae": called_ae, "reason": reason}
+    record(Action.DICOM_REFUSED, object_type="dicomnode", detail=detail, ip=address)
+
+
+def dicom_received(sender: Any, receipt: ReceivedStudy, **_: Any) -> None:
+    """Counts and our own ids: which node, which study, how many instances."""
+    detail = {
+        "node_id": receipt.node_id,
+        "received_id": receipt.pk,
+        "instances": receipt.instances,
+        "duplicates": receipt.duplicates,
+        "associations": receipt.associations,
+    }
+    owner = receipt.study.owner if receipt.study is not None else None
+    record(Action.DICOM_RECEIVED, actor=owner, target=receipt.study, detail=detail)

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "predictions",
     "studies",
     "api",
+    "pacs",
     "audit",
 ]
 
@@ -290,6 +291,19 @@ MAX_DICOM_FRAMES = env_int("MAX_DICOM_FRAMES", 64)
 SCAN_RETENTION_DAYS = env_int("SCAN_RETENTION_DAYS", 0)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
+# --- DICOM network (pacs/) --------------------------------------------------------------
+# `manage.py dicomlistener`: the Storage SCP that PACS and scanners push studies to. Only the
+# nodes allow-listed in the admin (AE title + address) may connect.
+DICOM_AE_TITLE = os.getenv("DICOM_AE_TITLE", "BRAINSCAN")
+# Loopback by default; the docker-compose `dicom` service listens on all interfaces.
+DICOM_BIND_ADDRESS = os.getenv("DICOM_BIND_ADDRESS", "127.0.0.1")
+DICOM_PORT = env_int("DICOM_PORT", 11112)
+# A study is complete when none of its instances has arrived for this many seconds.
+DICOM_QUIET_SECONDS = env_int("DICOM_QUIET_SECONDS", 30)
+# Received instances wait here (with their identifiers) until the study is read; private
+# (0700/0600), outside MEDIA_ROOT and PRIVATE_MEDIA_ROOT; emptied once a study is submitted.
+DICOM_SPOOL_ROOT = Path(os.getenv("DICOM_SPOOL_ROOT", VAR_DIR / "dicom-spool"))
+
 # --- The model -------------------------------------------------------------------------------
 MODEL_PATH = Path(os.getenv("MODEL_PATH", BASE_DIR / "ml" / "artifacts" / "brainscan.keras"))
 # A prediction still RUNNING after this was claimed by a worker that died; it may be retried.
@@ -346,7 +360,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # pynetdicom's DEBUG output dumps every DIMSE message, UIDs included: never below INFO.
+        "pynetdicom": {"level": "INFO"},
+    },
 }
 
 if PRODUCTION:
