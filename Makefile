@@ -79,10 +79,13 @@ train: install
 	$(BIN)/python -m ml.cli.gate evaluate --model ml/artifacts/brainscan.keras --data $(DATA)
 
 # The official test split with figures and the card's test metrics, then every source apart
-# (Kaggle test, leak-free, IXI test people, BraTS/TCGA), robustness and Grad-CAM scores.
+# (Kaggle test, leak-free, IXI test people, BraTS/TCGA), robustness and Grad-CAM scores, the
+# input gate (ml/reports/GATE.md) and the study rule (ml/reports/STUDY-RULE.md).
 evaluate: install
 	$(BIN)/python -m ml.cli.evaluate --model ml/artifacts/brainscan.keras --data $(DATA)
 	$(BIN)/python -m ml.cli.evaluate_sources --model ml/artifacts/brainscan.keras --data $(DATA) --update-card
+	$(BIN)/python -m ml.cli.gate evaluate --model ml/artifacts/brainscan.keras --data $(DATA)
+	$(BIN)/python -m ml.cli.study_rule --model ml/artifacts/brainscan.keras --data $(DATA) --update-card
 
 # Leave one source out (the honest estimate for a new hospital): the shipped recipe trained
 # without IXI (var/transfer/ixi, never shipped), its own gate, evaluated on every IXI person;

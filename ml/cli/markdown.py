@@ -335,8 +335,8 @@ def _card_model(card: dict[str, Any]) -> str:
 
 - Architecture `{card["architecture"]}` ({card["parameters"]:,} parameters), input
   {card["input_size"]}×{card["input_size"]}×1 in [0, 1]; output: logits for {", ".join(card["class_names"])}.
-- Preprocessing (`ml.preprocess.prepare`, shared by training and inference), method
-  `{card.get("preprocessing_method", "crop-v1")}`: {card["preprocessing"]}.
+- Preprocessing (`ml.image.preprocess.prepare`, shared by training and inference), method
+  `{card.get("preprocessing_method", "crop-v1")}`: {card["preprocessing"]}.{_serving_change_text(card)}
 - Trained from scratch (no pretrained weights), AdamW, {cfg["label_smoothing"]} label
   smoothing, {card["training"]["loss"].split(", ", 2)[-1]}, warmup + cosine learning rate
   tied to the wall-clock budget, augmentation `{card["training"].get("augmentation", "geometric")}`
@@ -345,6 +345,19 @@ def _card_model(card: dict[str, Any]) -> str:
   bfloat16 mixed precision, best epoch by validation loss.
 - After fitting, every BatchNorm layer's moving statistics are recomputed ({_bn_text(bn)}).
 """
+
+
+def _serving_change_text(card: dict[str, Any]) -> str:
+    """A line saying the weights are served with another method than they were trained with."""
+    change = card.get("serving_change")
+    if not change:
+        return ""
+    return (
+        f"\n- Served since {change['changed_at'][:10]} with `{change['served_with']}`: the weights of "
+        f"`{change['from_version']}`, trained with `{change['weights_trained_with']}` inputs; "
+        f"{change['kept_from_training']}. Why: {change['reason']} Every result below was "
+        "measured as served."
+    )
 
 
 def _card_data(card: dict[str, Any]) -> str:

@@ -10,10 +10,10 @@ from typing import Any
 
 from ml.artifacts import AUDIT_JSON
 from ml.data.samples import DEFAULT_CACHE_DIR
-from ml.image.preprocess import METHOD_RANK
+from ml.image.preprocess import METHOD_RANK_V3
 
 DEFAULT_AUDIT = AUDIT_JSON
-VERSION = "2.0.0"
+VERSION = "2.1.0"  # the next model trained by this recipe (2.0.1: 2.0.0 served with crop-rank-v3)
 AUGMENTATIONS = ("domain", "geometric")
 
 
@@ -35,7 +35,7 @@ class TrainConfig:
     seed: int = 42
     mixed_precision: bool = True
     imagenet_weights: str | None = None
-    preprocessing: str = METHOD_RANK
+    preprocessing: str = METHOD_RANK_V3
     augment: str = "domain"  # "domain": ml.image.augment defaults; "geometric": flips/turns only
     source_balance: bool = True
     external: str | None = None  # default: ../external beside --data
