@@ -15,8 +15,8 @@ COPY . .
 # copies that ownership into a new named volume (a missing path would be created root-owned,
 # and uploads to /data/private would fail). brainscan/tests/test_docker.py checks this.
 RUN useradd --create-home --uid 10001 brainscan \
- && mkdir -p /app/var/private /app/staticfiles /data/private \
- && chown -R brainscan:brainscan /app/var /app/staticfiles /data/private
+ && mkdir -p /app/var/private /app/staticfiles /data/private /data/dicom-spool \
+ && chown -R brainscan:brainscan /app/var /app/staticfiles /data/private /data/dicom-spool
 USER brainscan
 # collectstatic needs settings but no services: give it a throwaway key for this build step only.
 RUN SECRET_KEY=collectstatic-only DB=sqlite python manage.py collectstatic --noinput -v0

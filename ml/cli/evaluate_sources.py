@@ -111,6 +111,24 @@ def refuse_trained_on(items: dict[str, list[Item]], splits: Path) -> None:
             raise SystemExit(f"{name}: {len(overlap)} images were trained on ({overlap[0]})")
 
 
+def ixi_people_trained_on(splits: Path, external: Path) -> int:
+    """How many IXI people the model's train split holds (0 for a model without IXI)."""
+    if not splits.exists():
+        return 0
+    seen = set(json.loads(splits.read_text()).get("train", []))
+    return len({i.person for i in ixi_items(external) if i.key in seen})
+
+
+def source_description(name: str, ixi_trained_people: int) -> str:
+    """The row name; IXI test people are the training site's, when the model trained on IXI."""
+    if name == "ixi_test" and ixi_trained_people:
+        return (
+            "IXI healthy adults, test people "
+            f"(same site as the {ixi_trained_people} IXI people trained on)"
+        )
+    return SOURCE_NAMES[name]
+
+
 def _ixi(items: list[Item], people: str) -> dict[str, list[Item]]:
     """The IXI test people of the person split, or every person (the splits.json check in
     source_items then proves the model never saw any of them)."""
@@ -207,6 +225,9 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
 
     engine = Engine.load(args.model, threads=args.threads)
     items = source_items(args)
+    ixi_trained = ixi_people_trained_on(
+        args.model.with_name(SPLITS_FILE), args.external or default_external(args.data)
+    )
     normal = engine.card.normal_index
     thresholds = engine.card.risk_thresholds
     result: dict[str, Any] = {
@@ -232,7 +253,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         )  # fmt: skip
         metrics["unfamiliar_share_of_analysed"] = _mean(run["unfamiliar"][run["accepted"]])
         metrics["called_glioma"] = _mean(run["probs"].argmax(1) == CLASS_NAMES.index("glioma"))
-        metrics["description"] = SOURCE_NAMES[name]
+        metrics["description"] = source_description(name, ixi_trained)
         result["sources"][name] = metrics
     external = args.external or default_external(args.data)
     result["gradcam_brats"] = gradcam_scores(
