@@ -22,7 +22,8 @@ DEV_SECRET_KEY = "dev-only-insecure-key-never-use-in-production"  # noqa: S105
 SECRET_KEY = env_secret("SECRET_KEY", default=DEV_SECRET_KEY)
 # Off unless asked for, in the embedded default too: Django's debug pages list every URL
 # pattern, settings and tracebacks to whoever asks, and `make run` may be reached from another
-# machine (runserver bound to 0.0.0.0). DEBUG=True is for a developer at their own machine.
+# machine (runserver bound to 0.0.0.0). DEBUG=True is for a developer at their own machine,
+# and even then only a loopback client sees the debug pages (brainscan/debugpages.py).
 DEBUG = env_bool("DEBUG", default=False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -50,6 +51,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "brainscan.debugpages.LocalDebugPagesMiddleware",  # under DEBUG: debug pages for loopback only
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "brainscan.headers.SecurityHeadersMiddleware",  # CSP and no-store (static files excepted)

@@ -120,3 +120,68 @@ def sha256_file(path: str | Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+# What the model is for and what its numbers do not show: one text for ml/MODEL_CARD.md
+# (ml/cli/markdown.py) and the clinicians' card page (predictions). Paragraphs and list items
+# carry line breaks as the Markdown file has them, and only **bold** and *italic* marks.
+INTENDED_USE = (
+    "Decision support for clinicians looking at **2-D brain MRI slices**: a four-way\n"
+    "classification (glioma, meningioma, no tumour, pituitary tumour) with calibrated\n"
+    "probabilities, a tumour probability and a low / medium / high risk level, shown next to a\n"
+    "Grad-CAM heatmap. **It is not a diagnostic device and must not be used to diagnose,\n"
+    "rule out or triage a patient without a radiologist.** It has not been validated on any\n"
+    "clinical population; every result needs human review.",
+    "Not for: 3-D volumes, other body parts, CT, paediatric imaging, post-operative scans, or\n"
+    "any image the input gate rejects.",
+)
+
+
+def intended_use(card: dict[str, Any]) -> list[str]:
+    """The card's own `intended_use` when it has one (a test model's), else INTENDED_USE."""
+    own = card.get("intended_use")
+    if isinstance(own, str) and own.strip():
+        return [own.strip()]
+    return list(INTENDED_USE)
+
+
+def known_limits(card: dict[str, Any]) -> list[str]:
+    """What the card's numbers do not show, one list item each."""
+    row = _normal_row(card)
+    shortcut = (
+        "**Source shortcut**: every notumor image comes from other sources (SARTAJ / Br35H) than\n"
+        'the tumour images (mostly figshare), so the model can tell "no tumour" partly from\n'
+        "framing, contrast or sequence instead of anatomy. A perfect notumor score is not evidence\n"
+        "of real-world specificity"
+    )
+    if row is not None:
+        shortcut += f"; the leak-free subset has only {row} notumor images."
+    else:
+        shortcut += "."
+    return [
+        "**One public data set**, assembled from three sources, with no patient ids: no\n"
+        "patient-level split is possible, and no external validation was done.",
+        "**Leakage**: about three quarters of the official test images have a near-duplicate in\n"
+        "Training, so the official figures are optimistic. The leak-free subset removes what a\n"
+        "perceptual hash can detect, but neighbouring slices that differ more remain (see the\n"
+        "contact sheet in the audit): treat it as leak-*reduced*.",
+        shortcut,
+        "**2-D slices only**, T1-contrast-heavy for tumours; no 3-D context, no sequence metadata.",
+        "Four classes only: other lesions (metastases, stroke, MS, haemorrhage) will be forced\n"
+        "into one of the four; the input gate and the risk level do not detect them.",
+    ]
+
+
+def _normal_row(card: dict[str, Any]) -> int | None:
+    """How many leak-free test images are of the normal class, when the card says."""
+    metrics = card.get("metrics")
+    leak_free = metrics.get("test_leak_free") if isinstance(metrics, dict) else None
+    matrix = leak_free.get("confusion_matrix") if isinstance(leak_free, dict) else None
+    names = card.get("class_names")
+    normal = card.get("normal_class")
+    if not isinstance(matrix, list) or not isinstance(names, list) or normal not in names:
+        return None
+    row = matrix[names.index(normal)] if names.index(normal) < len(matrix) else None
+    if not isinstance(row, list) or not all(isinstance(n, int) for n in row):
+        return None
+    return sum(row)

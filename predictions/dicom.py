@@ -56,6 +56,11 @@ META_KINDS = {
     "MagneticFieldStrength": "number",
     "PhotometricInterpretation": "code",
     "BitsStored": "integer",
+    # Numbers of the series in its study and of the image in its series, as the scanner
+    # counts them (1, 2, ...): they let a clinician tell which result is which file, and
+    # they name nobody. Integers only; the UIDs stay dropped.
+    "SeriesNumber": "integer",
+    "InstanceNumber": "integer",
 }
 CODE_STRING = re.compile(r"[A-Z0-9_ ]{1,16}")
 # Words an MR series description is made of: weighting, sequence, plane, contrast, options.

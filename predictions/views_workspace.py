@@ -23,7 +23,7 @@ from PIL import Image
 from accounts.http import AuthenticatedRequest
 from accounts.models import User
 from ml.image.decode import UnreadableImage, decode_image
-from predictions import services
+from predictions import card_page, services
 from predictions.export import csv_response
 from predictions.filters import HistoryFilterForm
 from predictions.forms import ScanUploadForm, read_and_validate_slices
@@ -176,6 +176,7 @@ def model_card(request: AuthenticatedRequest) -> HttpResponse:
     """The installed model's card, or a plain page saying that no model is installed yet."""
     card = load_installed_card()
     transfer, source_rows = results_by_source(card)
+    uses, limits = card_page.limits(card.data) if card else ([], [])
     context = {
         "transfer_summary": transfer,
         "source_rows": source_rows,
@@ -183,66 +184,11 @@ def model_card(request: AuthenticatedRequest) -> HttpResponse:
         "card_file": card_path().name,
         "operating_point": operating_point_sentence(card),
         "asked_version": request.GET.get("version", "")[:64],
-        "details": _details(card.data) if card else [],
+        "details": card_page.details(card.data) if card else [],
+        "performance": card_page.performance(card.data) if card else [],
+        "intended_use": uses,
+        "known_limits": limits,
+        "class_labels": card_page.class_labels(card.data) if card else [],
+        "normal_label": card_page.normal_label(card.data) if card else "",
     }
     return render(request, "predictions/model_card.html", context)
-
-
-# Card keys shown in the summary at the top of the page; everything else is listed below it.
-SUMMARY_KEYS = (
-    "version",
-    "architecture",
-    "parameters",
-    "input_size",
-    "channels",
-    "class_names",
-    "normal_class",
-    "temperature",
-    "risk_thresholds",
-    "trained_at",
-    "sha256",
-)
-HIDDEN_KEYS = {"file", "last_conv_layer", "history"}
-
-
-def _details(data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """The card's other sections as (title, node) pairs for the recursive template.
-
-    Plain values (file size, risk rule, ...) share one "Other facts" section at the top;
-    every nested section (data, splits, training, metrics, ...) gets its own.
-    """
-    rest = [
-        (_title(key), _node(value))
-        for key, value in data.items()
-        if key not in SUMMARY_KEYS and key not in HIDDEN_KEYS
-    ]
-    facts = [(title, node) for title, node in rest if node["kind"] == "text"]
-    sections = [(title, node) for title, node in rest if node["kind"] != "text"]
-    return ([("Other facts", {"kind": "dict", "items": facts})] if facts else []) + sections
-
-
-def _node(value: Any) -> dict[str, Any]:
-    """A JSON value as a node the template can draw without knowing Python types.
-
-    Per-epoch training curves are left out: hundreds of numbers nobody reads on this page.
-    """
-    if isinstance(value, dict):
-        items = [(_title(k), _node(v)) for k, v in value.items() if k not in HIDDEN_KEYS]
-        return {"kind": "dict", "items": items}
-    if isinstance(value, list) and value and all(isinstance(row, list) for row in value):
-        return {"kind": "matrix", "rows": [[_text(cell) for cell in row] for row in value]}
-    return {"kind": "text", "text": _text(value)}
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4f}".rstrip("0").rstrip(".")
-    if isinstance(value, dict):
-        return ", ".join(f"{_title(k)}: {_text(v)}" for k, v in value.items())
-    if isinstance(value, list):
-        return ", ".join(_text(item) for item in value)
-    return "" if value is None else str(value)
-
-
-def _title(key: str) -> str:
-    return str(key).replace("_", " ").capitalize()

@@ -469,6 +469,7 @@ def _dicom_series(number: int, group: _DicomSeries, errors: list) -> SeriesRead:
     ds = group.first
     meta = dicom.technical_meta(ds)
     meta.pop("PhotometricInterpretation", None)
+    meta.pop("InstanceNumber", None)  # one image's number, not the series'
     series = SeriesRead(
         number=number,
         source_format="DICOM",

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ml.card import intended_use, known_limits
+
 
 def table(header: list[str], rows: Sequence[Sequence[object]], align: str = "") -> str:
     """The one Markdown table of every report: header, separator, one line per row.
@@ -312,19 +314,8 @@ with its machine-readable card `ml/artifacts/model_card.json`. Trained {card["tr
 
 
 def _card_intended_use(card: dict[str, Any]) -> str:
-    """What the model is for, and not for."""
-    return """## Intended use
-
-Decision support for clinicians looking at **2-D brain MRI slices**: a four-way
-classification (glioma, meningioma, no tumour, pituitary tumour) with calibrated
-probabilities, a tumour probability and a low / medium / high risk level, shown next to a
-Grad-CAM heatmap. **It is not a diagnostic device and must not be used to diagnose,
-rule out or triage a patient without a radiologist.** It has not been validated on any
-clinical population; every result needs human review.
-
-Not for: 3-D volumes, other body parts, CT, paediatric imaging, post-operative scans, or
-any image the input gate rejects.
-"""
+    """What the model is for, and not for (ml/card.py's text, also on the web card page)."""
+    return "## Intended use\n\n" + "\n\n".join(intended_use(card)) + "\n"
 
 
 def _card_model(card: dict[str, Any]) -> str:
@@ -480,24 +471,9 @@ log-likelihood. Top-label ECE (15 bins) and multi-class Brier score:
 
 
 def _card_known_limits(card: dict[str, Any]) -> str:
-    """What the numbers above do not show."""
-    lf = card["metrics"]["test_leak_free"]
-    return f"""## Known limits
-
-- **One public data set**, assembled from three sources, with no patient ids: no
-  patient-level split is possible, and no external validation was done.
-- **Leakage**: about three quarters of the official test images have a near-duplicate in
-  Training, so the official figures are optimistic. The leak-free subset removes what a
-  perceptual hash can detect, but neighbouring slices that differ more remain (see the
-  contact sheet in the audit): treat it as leak-*reduced*.
-- **Source shortcut**: every notumor image comes from other sources (SARTAJ / Br35H) than
-  the tumour images (mostly figshare), so the model can tell "no tumour" partly from
-  framing, contrast or sequence instead of anatomy. A perfect notumor score is not evidence
-  of real-world specificity; the leak-free subset has only {lf["confusion_matrix"][2] and sum(lf["confusion_matrix"][2])} notumor images.
-- **2-D slices only**, T1-contrast-heavy for tumours; no 3-D context, no sequence metadata.
-- Four classes only: other lesions (metastases, stroke, MS, haemorrhage) will be forced
-  into one of the four; the input gate and the risk level do not detect them.
-"""
+    """What the numbers above do not show (ml/card.py's text, also on the web card page)."""
+    items = "".join("- " + item.replace("\n", "\n  ") + "\n" for item in known_limits(card))
+    return "## Known limits\n\n" + items
 
 
 def _card_reproduce(card: dict[str, Any]) -> str:

@@ -10,6 +10,7 @@ from PIL import Image
 from pydicom import dcmread
 from pydicom.uid import MPEG4HP41
 
+from predictions import dicom
 from predictions.tests.dicom_files import (
     IDENTIFYING,
     build_dicom,
@@ -62,6 +63,8 @@ def test_pydicom_mr_example_becomes_a_grayscale_png_with_technical_tags_only():
     assert upload.dicom_meta["Modality"] == "MR"
     assert upload.dicom_meta["PixelSpacing"] == [0.3125, 0.3125]
     assert upload.dicom_meta["Rows"] == 64
+    assert upload.dicom_meta["SeriesNumber"] == 1
+    assert upload.dicom_meta["InstanceNumber"] == 1
     assert not {"PatientName", "PatientID", "StudyDate", "SOPInstanceUID"} & set(upload.dicom_meta)
     assert pixels(upload).shape == (64, 64)
 
@@ -389,3 +392,16 @@ def test_free_text_tags_are_not_kept():
     assert upload.dicom_meta["Manufacturer"] == "Siemens"  # from a list of vendors
     assert not {"ManufacturerModelName", "ProtocolName", "ImageComments"} & set(upload.dicom_meta)
     assert "MARKER" not in str(upload.dicom_meta)
+
+
+def test_series_and_instance_numbers_are_kept_as_integers_only():
+    ds = dcmread(io.BytesIO(build_dicom(gradient())))
+    ds.SeriesNumber, ds.InstanceNumber = 7, 23
+    kept = dicom.technical_meta(ds)
+    ds.add_new(0x00200011, "LO", "MARKER-IN-SERIES-NUMBER")  # SeriesNumber holding text
+    ds.add_new(0x00200013, "LO", "12.5")  # InstanceNumber that is not a whole number
+    dropped = dicom.technical_meta(ds)
+
+    assert (kept["SeriesNumber"], kept["InstanceNumber"]) == (7, 23)
+    assert "SeriesNumber" not in dropped
+    assert "InstanceNumber" not in dropped

@@ -72,6 +72,9 @@ def test_pydicom_mr_example_gets_a_result(
     assert fake_engine.calls == 1
     with scan.image.open("rb") as stored:
         assert stored.read(8) == b"\x89PNG\r\n\x1a\n"  # the rendered slice, not the DICOM file
+    page = clinician_client.get(reverse("predictions:detail", args=[scan.pk])).content.decode()
+    assert "<dt>DICOM numbers</dt>" in page  # InstanceNumber and SeriesNumber, as in the file
+    assert "series 1 · instance (image) 1" in page
 
 
 def test_pydicom_ct_example_is_refused_with_a_clear_message(
@@ -260,3 +263,26 @@ def test_the_migration_drops_free_text_tags_from_scans_stored_before(clinician):
 
     scan.refresh_from_db()
     assert scan.dicom_meta == {"Modality": "MR"}
+
+
+def test_the_result_page_shows_the_series_and_instance_numbers_it_has(clinician, clinician_client):
+    from predictions.tests.history import make_scan
+
+    def scan_with(source_format: str, meta: dict) -> Scan:
+        scan = make_scan(clinician)
+        Scan.objects.filter(pk=scan.pk).update(source_format=source_format, dicom_meta=meta)
+        return scan
+
+    def numbers(scan: Scan) -> str:
+        html = clinician_client.get(reverse("predictions:detail", args=[scan.pk])).content.decode()
+        if 'id="dicom-numbers"' not in html:
+            return ""
+        return html.split('id="dicom-numbers">', 1)[1].split("<span", 1)[0].strip()
+
+    assert numbers(scan_with("DICOM", {"SeriesNumber": 4, "InstanceNumber": 17})) == (
+        "series 4 · instance (image) 17"
+    )
+    assert numbers(scan_with("DICOM", {"InstanceNumber": 0})) == "instance (image) 0"
+    # stored before the numbers were kept: nothing to show
+    assert numbers(scan_with("DICOM", {"Modality": "MR"})) == ""
+    assert numbers(scan_with("PNG", {})) == ""

@@ -188,7 +188,7 @@ def test_model_card_page_renders_the_installed_card(clinician_client, card_dir):
     assert response.status_code == 200
     assert 'Model card <span class="muted">· brainscan-test-1</span>' in html
     assert "medium from 5.0 %, high from 62.0 % tumour probability" in html
-    assert "0.9412" in html  # a validation metric from the card
+    assert "<dt>Accuracy</dt><dd>94.1 %</dd>" in html  # a validation metric from the card
     assert "<td>9</td><td>1</td>" in html  # the confusion matrix as a table
     assert "Epochs run" in html
     assert "<dt>History</dt>" not in html  # per-epoch curves are left out

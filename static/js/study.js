@@ -33,7 +33,7 @@
 
   var root = document.getElementById("slice-browser");
   var data = document.getElementById("slice-browser-data");
-  if (!root || !data || !window.BrainscanSliceBrowser) return;
+  if (!root || !data || !window.BrainscanSliceBrowser || !window.BrainscanViewer) return;
   var slices = JSON.parse(data.textContent);
   var cursor = document.getElementById("plot-cursor");
   var points = {};
@@ -57,7 +57,7 @@
   Array.prototype.forEach.call(document.querySelectorAll("[data-go]"), function (el) {
     el.addEventListener("click", function () {
       browser.go(byIndex[el.dataset.go]);
-      root.querySelector('[data-role="viewport"]').focus({ preventScroll: false });
+      browser.focus();
     });
   });
 })();

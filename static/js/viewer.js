@@ -8,12 +8,17 @@
  *     overlay: "/scans/12/heatmap.png",  // 8-bit gray heatmap, 0 = no influence (optional)
  *     overlayVisible: true,              // heatmap shown at start (default true)
  *     opacity: 1,                        // heatmap opacity 0..1 (default 1)
- *     label: "Scan 12"                   // accessible name of the image
+ *     label: "Scan 12",                  // accessible name of the image
+ *     heatmapControls: true,             // heatmap buttons even if this slice has none
+ *     wheel: "zoom",                     // "host": plain wheel left to the page, Ctrl+wheel zooms
+ *     hostKeys: ["ArrowUp", "f"],        // keys left to the page (not Shift+arrows)
+ *     keysHelp: "..."                    // the keyboard help under the image, instead of ours
  *   });
  *   viewer.zoomBy(2); viewer.panBy(dx, dy); viewer.setWindow(center, width);
  *   viewer.setOverlayVisible(false); viewer.setOpacity(0.5); viewer.reset();
  *   viewer.getState(); viewer.setState(state);   // keep zoom/pan/window across slices
  *   viewer.setImage(imageUrl, overlayUrl);        // another slice, same view state
+ *   viewer.preload(url);                          // fetch a slice ahead (kept in memory)
  *   viewer.on("change", function (state) {});     // after every drawn change
  *   viewer.toggleFullscreen(); viewer.destroy();
  *
@@ -25,6 +30,10 @@
  * left/right narrows or widens it (contrast), up/down moves its level (brightness).
  * Keys when the image has focus: + and - zoom, arrows pan, Shift+arrows window/level,
  * 0 resets, F full screen, H heatmap on/off.
+ *
+ * A stack of slices (the study page's slice browser, static/js/slice-browser.js) mounts it
+ * with wheel: "host" and hostKeys, so the wheel and the arrow keys move through the slices
+ * while zoom, pan and window/level stay as they are from one slice to the next.
  */
 (function () {
   "use strict";
@@ -40,6 +49,7 @@
     { value: "bright", name: "Bright tissue", center: 192, width: 128 }
   ];
   var counter = 0;
+  var CACHE_SIZE = 48; // decoded slices kept per viewer: the files are sent with no-store
 
   /* OpenCV's COLORMAP_JET, the colours of the server's overlay PNG: dark blue -> red. */
   function jet(v) {
@@ -60,7 +70,22 @@
     return node;
   }
 
-  function loadImage(url) {
+  function loadImage(url, cache) {
+    if (cache) {
+      var index = cache.urls.indexOf(url);
+      if (index >= 0) {
+        cache.urls.push(cache.urls.splice(index, 1)[0]); // most recently used last
+        return cache.images[url];
+      }
+      cache.urls.push(url);
+      cache.images[url] = loadImage(url).catch(function (error) {
+        cache.urls.splice(cache.urls.indexOf(url), 1);
+        delete cache.images[url];
+        throw error;
+      });
+      while (cache.urls.length > CACHE_SIZE) delete cache.images[cache.urls.shift()];
+      return cache.images[url];
+    }
     return new Promise(function (resolve, reject) {
       var image = new Image();
       image.onload = function () {
@@ -127,6 +152,13 @@
       tool: "pan"
     };
     this.pointers = {};
+    this.cache = { urls: [], images: {} };
+    this.loads = 0;
+    this.hostKeys = {};
+    var hostKeys = this.hostKeys;
+    (options.hostKeys || []).forEach(function (key) {
+      hostKeys[key] = true;
+    });
     this.id = "bsv-" + ++counter;
     this.build();
     this.setImage(options.image, options.overlay);
@@ -187,7 +219,8 @@
     bar.appendChild(view);
     bar.appendChild(tools);
 
-    if (this.options.overlay) {
+    var heatmapControls = this.options.heatmapControls;
+    if (heatmapControls === undefined ? this.options.overlay : heatmapControls) {
       var heat = el("div", { class: "bsv-group bsv-heat" });
       this.overlayButton = button("overlay", "", "Heatmap on/off (H)");
       var opacityId = this.id + "-opacity";
@@ -238,9 +271,10 @@
     var keys = el(
       "p",
       { class: "bsv-keys", id: this.id + "-keys" },
-      "With the image focused: + and \u2212 zoom, arrows pan, Shift+arrows change window/level, 0 resets, F full screen" +
-        (this.options.overlay ? ", H shows or hides the heatmap." : ".") +
-        " Wheel or pinch zooms; drag pans (or changes window/level with that tool, Shift or the right button)."
+      this.options.keysHelp ||
+        "With the image focused: + and \u2212 zoom, arrows pan, Shift+arrows change window/level, 0 resets, F full screen" +
+          (this.overlayButton ? ", H shows or hides the heatmap." : ".") +
+          " Wheel or pinch zooms; drag pans (or changes window/level with that tool, Shift or the right button)."
     );
     root.insertBefore(keys, root.firstChild);
     root.insertBefore(this.status, root.firstChild);
@@ -282,13 +316,22 @@
     }
   };
 
-  /* Load a slice (and its heatmap); the view state (zoom, pan, window) is kept. */
+  /* Load a slice (and its heatmap); the view state (zoom, pan, window) is kept. When slices
+   * are asked for faster than they load, only the last one asked for is drawn. */
   Viewer.prototype.setImage = function (imageUrl, overlayUrl) {
     var self = this;
-    this.status.textContent = "Loading the image\u2026";
-    var loads = [loadImage(imageUrl), overlayUrl ? loadImage(overlayUrl) : Promise.resolve(null)];
+    var load = ++this.loads;
+    var slow = window.setTimeout(function () {
+      if (load === self.loads) self.status.textContent = "Loading the image\u2026";
+    }, 150);
+    var loads = [
+      loadImage(imageUrl, this.cache),
+      overlayUrl ? loadImage(overlayUrl, this.cache) : Promise.resolve(null)
+    ];
     this.ready = Promise.all(loads).then(
       function (images) {
+        window.clearTimeout(slow);
+        if (load !== self.loads) return self; // a later setImage wins
         var image = images[0];
         var resized = image.naturalWidth !== self.width || image.naturalHeight !== self.height;
         self.width = image.naturalWidth;
@@ -311,11 +354,18 @@
         return self;
       },
       function (error) {
+        window.clearTimeout(slow);
+        if (load !== self.loads) return self;
         self.status.textContent = "The image could not be loaded. Reload the page to try again.";
         throw error;
       }
     );
     return this.ready;
+  };
+
+  /* Fetch an image ahead of setImage (a neighbouring slice); failures are left to setImage. */
+  Viewer.prototype.preload = function (url) {
+    if (url) loadImage(url, this.cache).catch(function () {});
   };
 
   Viewer.prototype.resize = function () {
@@ -471,7 +521,7 @@
   };
 
   Viewer.prototype.setOverlayVisible = function (visible) {
-    if (!this.heat && !this.options.overlay) return;
+    if (!this.overlayButton) return;
     this.state.overlayVisible = !!visible;
     if (visible && this.state.opacity === 0) this.state.opacity = 1;
     this.compose();
@@ -559,6 +609,7 @@
     canvas.addEventListener(
       "wheel",
       function (event) {
+        if (self.options.wheel === "host" && !event.ctrlKey) return; // the page's (slices)
         event.preventDefault();
         var point = self.at(event);
         var delta = event.deltaMode === 1 ? event.deltaY * 16 : event.deltaY;
@@ -639,7 +690,9 @@
       var s = self.state;
       var handled = true;
       var key = event.key;
-      if (event.shiftKey && key.indexOf("Arrow") === 0) {
+      var arrow = key.indexOf("Arrow") === 0;
+      if (self.hostKeys[key] && !(event.shiftKey && arrow)) return; // the page's key
+      if (event.shiftKey && arrow) {
         if (key === "ArrowLeft") self.setWindow(s.windowCenter, s.windowWidth - 8);
         else if (key === "ArrowRight") self.setWindow(s.windowCenter, s.windowWidth + 8);
         else if (key === "ArrowUp") self.setWindow(s.windowCenter - 8, s.windowWidth);

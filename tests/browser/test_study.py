@@ -1,7 +1,9 @@
 """A whole study in a real browser: choose a DICOM folder on the study upload page, follow the
 study page to its summary, and drive the slice browser (wheel, arrow keys, jump to flagged,
-heatmap opacity, zoom, window/level, a click on the plot). Screenshots of the upload and
-study pages go to test-artifacts/screenshots/ (copies in docs/screenshots/).
+heatmap opacity, a click on the plot) and its image viewer (static/js/viewer.js): zoom and
+window/level survive a change of slice, in the viewer's state and in the canvas's pixels.
+axe finds no violations on the study page. Screenshots of the upload and study pages go to
+test-artifacts/screenshots/ (copies in docs/screenshots/).
 
 The engine is the study tests' FAKE (studies/tests/fakes.py), which flags the slices through
 the phantom's bright lesion: this checks the pages, not the model.
@@ -18,7 +20,9 @@ from playwright.sync_api import expect
 
 from studies.models import Study
 from studies.tests.series_files import series_files
+from tests.browser.axe import violations
 from tests.browser.test_workspace import (  # noqa: F401 - fixtures
+    SCREENSHOTS,
     _static_files_by_name,
     browser,
     csp_watch,
@@ -27,6 +31,7 @@ from tests.browser.test_workspace import (  # noqa: F401 - fixtures
 )
 
 pytestmark = pytest.mark.browser
+CANVAS = "#slice-browser canvas.bsv-canvas"
 
 
 @pytest.fixture
@@ -40,17 +45,52 @@ def study_folder(tmp_path: Path) -> Path:
     return folder
 
 
+def drawn(page) -> None:
+    """Wait until the viewer has drawn the slice asked for last (it draws on the next frame)."""
+    page.evaluate(
+        "() => document.getElementById('slice-browser').sliceBrowser.viewer.ready.then(() => 1)"
+    )
+    page.wait_for_timeout(80)
+
+
 def canvas_colour_share(page) -> float:
     """Share of the slice canvas's pixels that are coloured (the heatmap), not gray."""
+    drawn(page)
     return page.evaluate(
-        """() => {
-          const c = document.querySelector('#slice-browser canvas');
+        """(selector) => {
+          const c = document.querySelector(selector);
           const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
           let coloured = 0;
           for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i] - d[i + 2]) > 30) coloured++;
           return coloured / (d.length / 4);
-        }"""
+        }""",
+        CANVAS,
     )
+
+
+def canvas_pixels(page) -> list[int]:
+    """The canvas's gray values on a grid of every 4th row and column."""
+    drawn(page)
+    return page.evaluate(
+        """(selector) => {
+          const c = document.querySelector(selector);
+          const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+          const out = [];
+          for (let y = 0; y < c.height; y += 4)
+            for (let x = 0; x < c.width; x += 4) out.push(d[(y * c.width + x) * 4 + 1]);
+          return out;
+        }""",
+        CANVAS,
+    )
+
+
+def difference(a: list[int], b: list[int]) -> float:
+    assert len(a) == len(b)
+    return sum(abs(x - y) for x, y in zip(a, b, strict=True)) / len(a)
+
+
+def browser_state(page) -> dict:
+    return page.evaluate("() => document.getElementById('slice-browser').sliceBrowser.state()")
 
 
 def caption(page) -> str:
@@ -88,11 +128,14 @@ def test_a_study_upload_and_the_slice_browser(live_server, browser, study_engine
         f"Slice {first_driving + 1} of {study.slices_total}"
     )
     expect(page.locator("#sb-caption")).to_contain_text("flagged")
-    page.wait_for_function("() => document.querySelector('#slice-browser canvas').width !== 384")
-    page.wait_for_timeout(300)
+    page.wait_for_function(
+        "() => { const b = document.getElementById('slice-browser').sliceBrowser;"
+        " return b && b.viewer.buffer; }"
+    )
     assert canvas_colour_share(page) > 0.001
+    assert violations(page) == []
 
-    viewport = page.locator('[data-role="viewport"]')
+    viewport = page.locator(CANVAS)
     viewport.focus()
     page.keyboard.press("Home")
     expect(page.locator("#sb-caption")).to_contain_text(f"Slice 1 of {study.slices_total}")
@@ -107,27 +150,53 @@ def test_a_study_upload_and_the_slice_browser(live_server, browser, study_engine
     page.keyboard.press("f")  # the next flagged slice
     expect(page.locator("#sb-caption")).to_contain_text(f"Slice {study.flagged_slices[0] + 1} of")
     expect(page.locator("#sb-caption")).to_contain_text("flagged")
-    page.wait_for_timeout(300)
     with_heatmap = canvas_colour_share(page)
-    page.locator('[data-role="opacity"]').fill("0")
-    page.wait_for_timeout(300)
+    page.locator("#slice-browser .bsv-opacity").fill("0")
     assert canvas_colour_share(page) < with_heatmap / 4
 
+    # Zoom and window/level are the viewer's, and stay as they are from slice to slice.
+    flagged = browser_state(page)["index"]
+    plain = canvas_pixels(page)
     page.get_by_role("button", name="Zoom in").click()
     page.get_by_role("button", name="Zoom in").click()
-    expect(page.locator("#sb-caption")).to_contain_text("zoom 1.6×")
-    page.locator('[data-role="width"]').fill("80")
-    state = page.evaluate("() => document.getElementById('slice-browser').sliceBrowser.state()")
-    assert state["width"] == 80
+    expect(page.locator("#slice-browser .bsv-zoom")).to_have_text("156\u00a0%")
+    zoomed = canvas_pixels(page)
+    assert difference(plain, zoomed) > 2
+    viewport.focus()
+    for _ in range(4):
+        page.keyboard.press("Shift+ArrowLeft")  # a narrower window: more contrast
+    state = browser_state(page)
     assert state["zoom"] == pytest.approx(1.5625)
-    page.get_by_role("button", name="Reset view").click()
-    page.locator('[data-role="opacity"]').fill("60")
+    assert state["windowWidth"] == 224
+    windowed = canvas_pixels(page)
+    assert difference(zoomed, windowed) > 0.5
+    page.keyboard.press("ArrowDown")  # the next slice ...
+    expect(page.locator("#sb-caption")).to_contain_text(f"Slice {flagged + 2} of")
+    state = browser_state(page)
+    assert state["index"] == flagged + 1
+    assert state["zoom"] == pytest.approx(1.5625)
+    assert state["windowWidth"] == 224
+    assert state["opacity"] == 0
+    viewport.hover()
+    page.mouse.wheel(0, -120)  # ... and back: drawn exactly as before the change of slice
+    expect(page.locator("#sb-caption")).to_contain_text(f"Slice {flagged + 1} of")
+    assert canvas_pixels(page) == windowed
+    page.get_by_role("button", name="Reset").click()
+    assert browser_state(page)["zoom"] == 1
+    assert difference(canvas_pixels(page), plain) < 0.5
+    page.locator("#slice-browser .bsv-opacity").fill("100")
 
     # A click on the plot shows that slice.
     last = study.flagged_slices[-1]
     page.locator(f'#study-plot circle[data-go="{last}"]').dispatch_event("click")
     expect(page.locator("#sb-caption")).to_contain_text(f"Slice {last + 1} of")
-    page.wait_for_timeout(300)
-    shoot(page, "study")
+    drawn(page)
+    assert violations(page) == []
+    page.evaluate("document.activeElement && document.activeElement.blur()")  # no focus ring
+    for width, height in ((1440, 900), (390, 844)):
+        page.set_viewport_size({"width": width, "height": height})
+        drawn(page)
+        assert violations(page) == [], width
+        page.screenshot(path=SCREENSHOTS / f"study-{width}.png", full_page=True)
     assert blocked == []
     context.close()
