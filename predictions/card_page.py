@@ -50,6 +50,7 @@ HIDDEN_KEYS = {
     "cache_dir",
     "data_dir",
     "path",
+    "next_steps",
 }
 
 _PATH = re.compile(
