@@ -67,8 +67,23 @@ def _threshold(blurred: np.ndarray, relative_to_background: bool = False) -> flo
     otsu, _ = cv2.threshold(blurred, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     background = 0.0
     if relative_to_background:
-        background = min(float(np.percentile(blurred, BACKGROUND_PERCENTILE)), float(otsu))
+        background = min(percentile_uint8(blurred, BACKGROUND_PERCENTILE), float(otsu))
     return max(10.0, background + 0.5 * (float(otsu) - background))
+
+
+def percentile_uint8(image: np.ndarray, q: float) -> float:
+    """`np.percentile(image, q)` (linear interpolation) of a uint8 image, from its histogram:
+    the same value, in a tenth of a millisecond instead of 2.5 ms at 512 x 512."""
+    counts = cv2.calcHist([image], [0], None, [256], [0, 256]).ravel()
+    cumulative = np.cumsum(counts)
+    position = q / 100.0 * (image.size - 1)
+    below = int(np.floor(position))
+    low = int(np.searchsorted(cumulative, below, side="right"))
+    high = int(np.searchsorted(cumulative, min(below + 1, image.size - 1), side="right"))
+    t = position - below
+    if t >= 0.5:  # numpy's lerp, for the same float to the last bit
+        return float(high - (high - low) * (1.0 - t))
+    return float(low + (high - low) * t)
 
 
 def uses_background_relative_mask(method: str) -> bool:

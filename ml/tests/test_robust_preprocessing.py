@@ -173,3 +173,14 @@ def test_source_weights_balance_classes_and_lift_rare_sources():
     assert w[95] / w[0] == pytest.approx(3.0)  # sqrt(90 / 10)
     capped = source_weights(np.array([0] * 1000 + [0]), ["a"] * 1000 + ["b"], cap=6.0)
     assert capped[-1] / capped[0] == pytest.approx(6.0)
+
+
+def test_the_histogram_percentile_is_numpys_to_the_last_bit():
+    from ml.image.preprocess import percentile_uint8
+
+    rng = np.random.default_rng(7)
+    for _ in range(500):
+        shape = (int(rng.integers(1, 40)), int(rng.integers(1, 40)))
+        image = rng.integers(0, int(rng.integers(1, 256)) + 1, shape).astype(np.uint8)
+        q = float(rng.choice([0.0, 2.0, 50.0, 97.3, 100.0, rng.uniform(0, 100)]))
+        assert percentile_uint8(image, q) == float(np.percentile(image, q)), (shape, q)
