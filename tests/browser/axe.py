@@ -40,7 +40,12 @@ def csp_watch(page: Page) -> list[str]:
 
 
 def violations(page: Page, exclude: list[str] | None = None) -> list[str]:
-    """axe's violations on the page as "rule-id (impact): selector, ..." lines; [] when none."""
+    """axe's violations on the page as "rule-id (impact): selector, ..." lines; [] when none.
+
+    Waits for the page's load event first: a page reached by a click may still be fetching
+    a stylesheet, and axe would judge colours and underlines the page never shows (seen on
+    a loaded machine: the admin breadcrumbs before the review desk's stylesheet)."""
+    page.wait_for_load_state("load")
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
         page.evaluate(_source())
     found = page.evaluate(
