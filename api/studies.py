@@ -6,7 +6,6 @@ ids answer 404 exactly like ids that do not exist.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from django.conf import settings
@@ -22,7 +21,13 @@ from rest_framework.response import Response
 
 from api.authentication import TokenRequest
 from api.exceptions import BadImage, PayloadTooLarge
-from api.views import MAX_WAIT_SECONDS, POLL_SECONDS, AnyAccept, TokenAPIView, _valid
+from api.views import (
+    MAX_WAIT_SECONDS,
+    AnyAccept,
+    TokenAPIView,
+    _valid,
+    wait_until_finished,
+)
 from predictions.files import private_file_response
 from studies import services
 from studies.models import Series, Study, StudySlice
@@ -163,21 +168,11 @@ class StudyListView(TokenAPIView):
             request.user, study_read, case_reference=form["case_reference"]
         )
         if wait:
-            wait_until_finished(study.pk, min(wait, settings.API_MAX_WAIT_SECONDS))
+            wait_until_finished(Study, study.pk, min(wait, settings.API_MAX_WAIT_SECONDS))
         study.refresh_from_db()
         body = study_result(study, request)
         code = status.HTTP_200_OK if body["finished"] else status.HTTP_202_ACCEPTED
         return Response(body, status=code, headers={"Location": body["status_url"]})
-
-
-def wait_until_finished(study_id: int, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    rows = Study.objects.filter(pk=study_id).values_list("status", flat=True)
-    while True:
-        current = rows.first()
-        if current is None or current in Study.FINISHED or time.monotonic() >= deadline:
-            return
-        time.sleep(POLL_SECONDS)
 
 
 class StudyPages(PageNumberPagination):

@@ -38,6 +38,7 @@ from predictions.files import private_file_response
 from predictions.forms import read_and_validate
 from predictions.models import Prediction, Scan
 from predictions.validation import InvalidUpload
+from studies.models import Study
 
 MAX_WAIT_SECONDS = 30
 POLL_SECONDS = 0.25
@@ -102,7 +103,7 @@ class AnalyzeView(TokenAPIView):
             request.user, [validated], case_reference=form["case_reference"]
         )
         if wait:
-            wait_until_finished(prediction.pk, min(wait, settings.API_MAX_WAIT_SECONDS))
+            wait_until_finished(Prediction, prediction.pk, min(wait, settings.API_MAX_WAIT_SECONDS))
         scan = get_own_scan(request, prediction.scan_id)
         body = scan_result(scan, request)
         body["duplicate_of"] = _duplicate_of(request, scan)
@@ -151,17 +152,18 @@ def _too_large_message() -> str:
     return f"The image is larger than {settings.MAX_UPLOAD_BYTES // (1024 * 1024)} MB."
 
 
-def wait_until_finished(prediction_id: int, seconds: float) -> None:
-    """Poll the database until the analysis ends or `seconds` pass.
+def wait_until_finished(model: type[Prediction] | type[Study], pk: int, seconds: float) -> None:
+    """Poll the database until the analysis (a scan's prediction or a study) ends or
+    `seconds` pass.
 
     The row is the source of truth whether the task runs in a worker or in-process; each
     query sees the latest commit (autocommit, READ COMMITTED on MySQL).
     """
     deadline = time.monotonic() + seconds
-    rows = Prediction.objects.filter(pk=prediction_id).values_list("status", flat=True)
+    rows = model.objects.filter(pk=pk).values_list("status", flat=True)
     while True:
         current = rows.first()
-        if current is None or current in Prediction.FINISHED or time.monotonic() >= deadline:
+        if current is None or current in model.FINISHED or time.monotonic() >= deadline:
             return
         time.sleep(POLL_SECONDS)
 
