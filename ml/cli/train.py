@@ -51,6 +51,12 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         default=defaults.synthetic_tumours,
         help="share of normal training images, each epoch, given a drawn glioma-like lesion",
     )
+    p.add_argument(
+        "--source-adversary",
+        type=float,
+        default=defaults.source_adversary,
+        help="strength of a class-conditional source adversary (gradient reversal); 0 = none",
+    )
     p.add_argument("--audit-json", default=defaults.audit_json)
     p.add_argument("--cache-dir", default=defaults.cache_dir)
     p.add_argument("--max-steps", type=int, default=None)

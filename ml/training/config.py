@@ -44,6 +44,8 @@ class TrainConfig:
     synthetic_tumours: float = (
         0.0  # share of normal images given a drawn lesion (ml.training.synthetic)
     )
+    # strength of the class-conditional source adversary (ml.training.adversary); 0 = none
+    source_adversary: float = 0.0
     audit_json: str = str(DEFAULT_AUDIT)
     cache_dir: str = str(DEFAULT_CACHE_DIR)
     max_steps: int | None = None  # smoke tests: cap steps per epoch

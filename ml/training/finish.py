@@ -244,9 +244,16 @@ def training_facts(cfg: TrainConfig, result: dict[str, Any]) -> dict[str, Any]:
             "source-balanced weights (classes equal; rarer sources in a class up to 6x)"
             if cfg.source_balance
             else "balanced class weights"
+        )
+        + (
+            f"; class-conditional source adversary through gradient reversal, strength "
+            f"{cfg.source_adversary} (ml.training.adversary)"
+            if cfg.source_adversary > 0
+            else ""
         ),
         "augmentation": cfg.augment,
         "synthetic_tumours": cfg.synthetic_tumours,
+        "source_adversary": cfg.source_adversary,
         "history": result["history"],
         "batchnorm_recalibration": result["batchnorm_recalibration"],
         "refinished_without_refit": bool(result.get("refinished")),

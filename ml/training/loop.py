@@ -15,10 +15,22 @@ from ml import CLASS_NAMES
 from ml.artifacts import CARD_FILE, MODEL_FILE, TRAINING_LOG_FILE
 from ml.card import read_card
 from ml.networks import build_model
+from ml.training.adversary import (
+    CLASS_OUTPUT,
+    SOURCE_OUTPUT,
+    AdversaryRamp,
+    build_trainer,
+    classifier_history,
+)
 from ml.training.config import TrainConfig
 from ml.training.pipeline import TrainData, loss_weights, make_dataset, train_dataset
 
 Logs = dict[str, float]  # what Keras hands a callback
+# the figures of the per-epoch line (the logits_/source_ ones: with a source adversary)
+REPORTED = (
+    "loss", "accuracy", "val_loss", "val_accuracy", "logits_accuracy", "source_loss",
+    "val_logits_loss", "val_logits_accuracy", "val_source_loss",
+)  # fmt: skip
 
 
 class BudgetSchedule(keras.callbacks.Callback):  # type: ignore[misc]  # Keras is untyped: Callback is Any
@@ -50,11 +62,7 @@ class BudgetSchedule(keras.callbacks.Callback):  # type: ignore[misc]  # Keras i
         elapsed = now - self.t0
         epochs_left = max(0, self.params.get("epochs", epoch + 1) - epoch - 1)
         left = min(self.budget_s - elapsed, epochs_left * next_epoch)
-        metrics = " ".join(
-            f"{k}={logs[k]:.4f}"
-            for k in ("loss", "accuracy", "val_loss", "val_accuracy")
-            if k in logs
-        )
+        metrics = " ".join(f"{k}={logs[k]:.4f}" for k in REPORTED if k in logs)
         print(
             f"epoch {epoch + 1}: {elapsed / 60:.1f} min elapsed, about {max(0.0, left) / 60:.1f} "
             f"min left; {metrics}",
@@ -87,17 +95,14 @@ def fit(cfg: TrainConfig, data: TrainData) -> dict[str, Any]:
     keras.utils.set_random_seed(cfg.seed)
     if cfg.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    model = build_model(cfg.arch, cfg.size, len(CLASS_NAMES), imagenet_weights=cfg.imagenet_weights)
-    model.compile(
-        optimizer=keras.optimizers.AdamW(cfg.learning_rate, weight_decay=cfg.weight_decay),
-        loss=keras.losses.CategoricalCrossentropy(
-            from_logits=True, label_smoothing=cfg.label_smoothing
-        ),
-        metrics=["accuracy"],
+    classifier = build_model(
+        cfg.arch, cfg.size, len(CLASS_NAMES), imagenet_weights=cfg.imagenet_weights
     )
+    model, monitor = compiled_trainer(cfg, classifier)
     weights = loss_weights(data, cfg)
     train_ds = train_dataset(data, cfg, weights)
-    val_ds = make_dataset(data.x_val, data.y_val, 64)
+    val_sources = [i.source for i in data.val] if cfg.source_adversary > 0 else None
+    val_ds = make_dataset(data.x_val, data.y_val, 64, sources=val_sources)
     steps = max(1, len(data.y_train) // cfg.batch_size)
     if cfg.max_steps:
         steps = min(steps, cfg.max_steps)
@@ -113,11 +118,13 @@ def fit(cfg: TrainConfig, data: TrainData) -> dict[str, Any]:
     callbacks = [
         schedule,
         keras.callbacks.ModelCheckpoint(
-            best, monitor="val_loss", save_best_only=True, save_weights_only=True
+            best, monitor=monitor, mode="min", save_best_only=True, save_weights_only=True
         ),
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience),
+        keras.callbacks.EarlyStopping(monitor=monitor, mode="min", patience=cfg.patience),
         keras.callbacks.CSVLogger(out / TRAINING_LOG_FILE),
     ]
+    if cfg.source_adversary > 0:
+        callbacks.append(AdversaryRamp(cfg.source_adversary, schedule.progress))
     started = time.time()
     history = model.fit(
         train_ds,
@@ -129,16 +136,42 @@ def fit(cfg: TrainConfig, data: TrainData) -> dict[str, Any]:
     )
     fit_seconds = time.time() - started
     model.load_weights(best)
-    val_loss = history.history["val_loss"]
+    logs = history.history
+    if cfg.source_adversary > 0:
+        logs = classifier_history(logs)
+    val_loss = logs["val_loss"]
     return {
-        "model": export_float32(model, cfg),
+        "model": export_float32(classifier, cfg),
         "fit_seconds": fit_seconds,
         "epochs_run": len(val_loss),
         "best_epoch": int(np.argmin(val_loss)) + 1,
         "stopped_by_budget": schedule.stopped_by_budget,
-        "history": {k: [float(v) for v in vals] for k, vals in history.history.items()},
+        "history": {k: [float(v) for v in vals] for k, vals in logs.items()},
         "images_per_second": len(val_loss) * steps * cfg.batch_size / fit_seconds,
     }
+
+
+def compiled_trainer(cfg: TrainConfig, classifier: keras.Model) -> tuple[keras.Model, str]:
+    """The model fit() trains, compiled, and the validation figure that picks the best
+    epoch: the classifier itself, or (with a source adversary) the two-output trainer that
+    shares its layers, judged on the classifier's validation loss alone."""
+    loss = keras.losses.CategoricalCrossentropy(
+        from_logits=True, label_smoothing=cfg.label_smoothing
+    )
+    optimizer = keras.optimizers.AdamW(cfg.learning_rate, weight_decay=cfg.weight_decay)
+    if cfg.source_adversary <= 0:
+        classifier.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
+        return classifier, "val_loss"
+    trainer = build_trainer(classifier, len(CLASS_NAMES))
+    trainer.compile(
+        optimizer=optimizer,
+        loss={
+            CLASS_OUTPUT: loss,
+            SOURCE_OUTPUT: keras.losses.CategoricalCrossentropy(from_logits=True),
+        },
+        metrics={CLASS_OUTPUT: ["accuracy"]},
+    )
+    return trainer, f"val_{CLASS_OUTPUT}_loss"
 
 
 def _verbosity(cfg: TrainConfig) -> int:

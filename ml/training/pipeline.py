@@ -31,6 +31,7 @@ from ml.data.sources import (
 from ml.data.splits import group_split, groups_for
 from ml.image.augment import AugmentConfig, randomize
 from ml.image.preprocess import finish_uint8
+from ml.training.adversary import CLASS_OUTPUT, SOURCE_OUTPUT, SOURCES, source_indices
 from ml.training.config import TrainConfig
 from ml.training.synthetic import add_lesion
 
@@ -131,6 +132,14 @@ def augmented_batches(
 ) -> Iterator[Batch]:
     """Endless (images, one-hot labels, loss weights) batches: a new permutation every
     epoch, every image randomised (ml.image.augment) and then standardised as inference does."""
+    for _, batch in indexed_batches(data, cfg, weights, seed):
+        yield batch
+
+
+def indexed_batches(
+    data: TrainData, cfg: TrainConfig, weights: np.ndarray, seed: int
+) -> Iterator[tuple[np.ndarray, Batch]]:
+    """augmented_batches with the training-image indices of each batch."""
     rng = np.random.default_rng(seed)
     aug = augment_config(cfg)
     eye = np.eye(len(CLASS_NAMES), dtype=np.float32)
@@ -148,28 +157,60 @@ def augmented_batches(
                     crop, labels[row] = add_lesion(crop, data.masks[i], rng), glioma
                 crop, mask = randomize(crop, data.masks[i], rng, aug)
                 images[row, ..., 0] = finish_uint8(crop, mask, cfg.preprocessing) / 255.0
-            yield images, eye[labels], weights[idx].astype(np.float32)
+            yield idx, (images, eye[labels], weights[idx].astype(np.float32))
+
+
+def adversarial_batches(
+    data: TrainData, cfg: TrainConfig, weights: np.ndarray, seed: int
+) -> Iterator[Any]:
+    """The source adversary's batches (ml.training.adversary): inputs (images, class
+    one-hot), and targets and loss weights per output. A synthetic lesion keeps its host
+    image's source: a drawn glioma in an IXI slice is an IXI glioma to the adversary."""
+    sources = source_indices([i.source for i in data.train])
+    eye = np.eye(len(SOURCES), dtype=np.float32)
+    for idx, (images, onehot, w) in indexed_batches(data, cfg, weights, seed):
+        targets = {CLASS_OUTPUT: onehot, SOURCE_OUTPUT: eye[sources[idx]]}
+        yield (images, onehot), targets, {CLASS_OUTPUT: w, SOURCE_OUTPUT: w}
 
 
 # tf.data.Dataset: TensorFlow is untyped here.
 def train_dataset(data: TrainData, cfg: TrainConfig, weights: np.ndarray) -> Any:
     size, k = cfg.size, len(CLASS_NAMES)
-    signature = (
-        tf.TensorSpec((None, size, size, 1), tf.float32),
-        tf.TensorSpec((None, k), tf.float32),
-        tf.TensorSpec((None,), tf.float32),
-    )
+    images = tf.TensorSpec((None, size, size, 1), tf.float32)
+    onehot = tf.TensorSpec((None, k), tf.float32)
+    weight = tf.TensorSpec((None,), tf.float32)
+    if cfg.source_adversary > 0:
+        per_output = {CLASS_OUTPUT: onehot, SOURCE_OUTPUT: tf.TensorSpec((None, len(SOURCES)))}
+        signature: Any = (
+            (images, onehot),
+            per_output,
+            {CLASS_OUTPUT: weight, SOURCE_OUTPUT: weight},
+        )
+        batches: Any = adversarial_batches
+    else:
+        signature, batches = (images, onehot, weight), augmented_batches
     ds = tf.data.Dataset.from_generator(
-        lambda: augmented_batches(data, cfg, weights, cfg.seed), output_signature=signature
+        lambda: batches(data, cfg, weights, cfg.seed), output_signature=signature
     )
     return ds.prefetch(4)
 
 
-def make_dataset(x: np.ndarray, y: np.ndarray, batch: int) -> Any:
-    """Un-augmented (images, one-hot) batches: validation."""
+def make_dataset(x: np.ndarray, y: np.ndarray, batch: int, sources: list[str] | None = None) -> Any:
+    """Un-augmented (images, one-hot) batches: validation. With `sources`, in the source
+    adversary's structure ((images, one-hot), {"logits", "source"})."""
     onehot = np.eye(len(CLASS_NAMES), dtype=np.float32)[y]
-    ds = tf.data.Dataset.from_tensor_slices((x[..., np.newaxis], onehot))
-    ds = ds.batch(batch).map(lambda a, b: (tf.cast(a, tf.float32) / 255.0, b))
+    if sources is None:
+        ds = tf.data.Dataset.from_tensor_slices((x[..., np.newaxis], onehot))
+        ds = ds.batch(batch).map(lambda a, b: (tf.cast(a, tf.float32) / 255.0, b))
+        return ds.prefetch(tf.data.AUTOTUNE)
+    source = np.eye(len(SOURCES), dtype=np.float32)[source_indices(sources)]
+    ds = tf.data.Dataset.from_tensor_slices((x[..., np.newaxis], onehot, source))
+    ds = ds.batch(batch).map(
+        lambda a, b, c: (
+            (tf.cast(a, tf.float32) / 255.0, b),
+            {CLASS_OUTPUT: b, SOURCE_OUTPUT: c},
+        )
+    )
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
