@@ -33,6 +33,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from pydicom import dcmread
+from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
 from pacs import identifiers as ids
@@ -90,7 +91,7 @@ def _study_finished(sender: type[Study], study: Study, **_: object) -> None:
 def schedule(receipt: ReceivedStudy) -> Delivery | None:
     """The receipt's delivery, made once its study is finished (None before); queued after
     the commit when there is something to send. Safe to call any number of times."""
-    study = Study.objects.filter(pk=receipt.study_id).first()
+    study = Study.objects.filter(pk=receipt.study_id).first() if receipt.study_id else None
     if study is None or not study.is_finished:
         return None
     existing = Delivery.objects.filter(receipt=receipt).first()
@@ -243,7 +244,7 @@ class Unsendable(Exception):
 # --- building the objects ------------------------------------------------------------------
 
 
-def build(receipt: ReceivedStudy) -> list:  # type: ignore[type-arg]
+def build(receipt: ReceivedStudy) -> list[Dataset]:
     """The SR and the key images of a receipt's study, with its unsealed identifiers."""
     if receipt.sealed_identifiers is None:
         raise Unsendable("The study's identifiers were deleted before its results were sent.")

@@ -39,6 +39,7 @@ MIN_WIDTH = 512  # key images are enlarged to at least this width, so the label 
 BAND_HEIGHT = 56
 LABEL_COLOUR = (255, 214, 0)
 UTF8 = "ISO_IR 192"
+SEXES = ("M", "F", "O")  # the Patient's Sex values; anything else is left empty
 
 # Our own concepts (a private coding scheme, declared in the SR's Coding Scheme
 # Identification); standard codes where DICOM has them (Finding, Present/Absent, no units).
@@ -139,7 +140,8 @@ def key_image_pixels(key: KeySlice) -> np.ndarray:
         if heat is not None and heat.shape == gray.shape:
             blended = overlay_png(gray, heat.astype(np.float32) / 255.0)
             decoded = cv2.imdecode(np.frombuffer(blended, np.uint8), cv2.IMREAD_COLOR)
-            rgb = cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
+            if decoded is not None:
+                rgb = cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
     scale = max(1.0, MIN_WIDTH / rgb.shape[1])
     if scale > 1.0:
         size = (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale))
@@ -152,23 +154,21 @@ def _with_band(rgb: np.ndarray, caption: str) -> np.ndarray:
     canvas.paste(Image.fromarray(rgb), (0, 0))
     draw = ImageDraw.Draw(canvas)
     top = rgb.shape[0]
-    _draw_label(draw, (8, top + 4), ImageFont.load_default(size=22))
+    _draw_label(draw, (8, top + 4), size=22)
     draw.text((8, top + 32), caption, fill=(255, 255, 255), font=ImageFont.load_default(size=16))
     return np.asarray(canvas, dtype=np.uint8).copy()
 
 
-def _draw_label(
-    draw: ImageDraw.ImageDraw, at: tuple[int, int], font: ImageFont.FreeTypeFont
-) -> None:
+def _draw_label(draw: ImageDraw.ImageDraw, at: tuple[int, int], *, size: int) -> None:
     """LABEL, its em dash drawn as a bar (Pillow's built-in font has no glyph for it, and the
     label must not depend on which fonts a server has installed)."""
+    font = ImageFont.load_default(size=size)
     before, after = LABEL.split(" \u2014 ")
     x, y = at
     draw.text((x, y), before, fill=LABEL_COLOUR, font=font)
     x += round(draw.textlength(before + " ", font=font))
-    height = font.size
-    dash = round(height * 0.9)
-    draw.rectangle((x, y + height * 0.55, x + dash, y + height * 0.55 + 1), fill=LABEL_COLOUR)
+    dash, middle = round(size * 0.9), y + round(size * 0.55)
+    draw.rectangle((x, middle, x + dash, middle + 1), fill=LABEL_COLOUR)
     x += dash + round(draw.textlength(" ", font=font))
     draw.text((x, y), after, fill=LABEL_COLOUR, font=font)
 
@@ -190,33 +190,27 @@ def build_key_images(
             sop_instance_uid=sop_uid,
             instance_number=number,
             manufacturer=MANUFACTURER,
-            **_patient_and_study(identifiers),
+            study_instance_uid=identifiers.StudyInstanceUID,
+            patient_id=identifiers.PatientID or None,
+            patient_name=identifiers.PatientName or None,
+            patient_birth_date=identifiers.PatientBirthDate or None,
+            patient_sex=identifiers.PatientSex if identifiers.PatientSex in SEXES else None,
+            accession_number=identifiers.AccessionNumber or None,
+            study_id=identifiers.StudyID or None,
+            study_date=identifiers.StudyDate or None,
+            study_time=identifiers.StudyTime or None,
+            referring_physician_name=identifiers.ReferringPhysicianName or None,
         )
         image.SeriesDescription = SERIES_DESCRIPTION_SC
         image.ImageType = ["DERIVED", "SECONDARY"]
         image.BurnedInAnnotation = "YES"
-        image.Laterality = None  # Type 2C: a brain is not a paired structure, so empty
+        image.add_new("Laterality", "CS", None)  # Type 2C: a brain is not paired, so empty
         image.DerivationDescription = (
             f"AI heatmap overlay of analysed slice {key.index + 1}; {DISCLAIMER}"
         )
         image.ImageComments = f"{LABEL}. {key.caption}"
         images.append(_charset(image, identifiers))
     return images
-
-
-def _patient_and_study(ids: ReturnIdentifiers) -> dict[str, str | None]:
-    return {
-        "study_instance_uid": ids.StudyInstanceUID,
-        "patient_id": ids.PatientID or None,
-        "patient_name": ids.PatientName or None,
-        "patient_birth_date": ids.PatientBirthDate or None,
-        "patient_sex": ids.PatientSex if ids.PatientSex in ("M", "F", "O") else None,
-        "accession_number": ids.AccessionNumber or None,
-        "study_id": ids.StudyID or None,
-        "study_date": ids.StudyDate or None,
-        "study_time": ids.StudyTime or None,
-        "referring_physician_name": ids.ReferringPhysicianName or None,
-    }
 
 
 def _charset(dataset: Dataset, ids: ReturnIdentifiers) -> Dataset:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pynetdicom import AE
+from pynetdicom.association import Association
 
 # C-STORE statuses that mean "stored" (PS3.4 B.2.3): success and the three warnings
 # (coercion of data elements, elements discarded, data set does not match SOP class).
@@ -60,7 +61,7 @@ def store(
             assoc.release()
 
 
-def _send_all(assoc, datasets: Sequence[Dataset]) -> int:  # type: ignore[no-untyped-def]
+def _send_all(assoc: Association, datasets: Sequence[Dataset]) -> int:
     accepted = {str(cx.abstract_syntax) for cx in assoc.accepted_contexts}
     stored = 0
     for number, dataset in enumerate(datasets, start=1):

@@ -16,7 +16,7 @@ from audit.models import AuditEvent
 from pacs import delivery
 from pacs.models import Delivery, ReceivedStudy
 from pacs.tasks import deliver_results
-from pacs.tests.conftest import Pacs, complete, send
+from pacs.tests.conftest import complete, send
 from predictions.tests.dicom_files import IDENTIFYING
 from predictions.tests.fakes import REJECTED
 from studies.models import Study
