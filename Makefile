@@ -31,6 +31,7 @@ install: system-deps $(VENV)/.installed
 
 install-dev: system-deps $(VENV)/.installed-dev
 	@scripts/system-deps.sh browser
+	@scripts/system-deps.sh dicom
 
 migrate: install
 	$(BIN)/python manage.py migrate --noinput

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.db import close_old_connections, connections
 from django.db.models import F
@@ -368,7 +369,7 @@ class Receiver:
         while not self._stop.wait(interval):
             try:
                 self.complete_quiet_studies()
-                if settings.CELERY_TASK_ALWAYS_EAGER:  # no beat in the embedded default
+                if current_app.conf.task_always_eager:  # no beat in the embedded default
                     delivery.send_due()
             except Exception:
                 logger.exception("the completion sweep failed; it runs again")
