@@ -12,7 +12,7 @@
    the identifiers, builds the SR and key images (pacs.results) and C-STOREs them
    (pacs.sender). Success: DELIVERED, and the identifiers erased in the same transaction.
    Failure: RETRYING with the next attempt's time (exponential backoff), or FAILED after
-   PACS_SEND_MAX_ATTEMPTS. Each attempt is announced (`pacs.signals.delivery_attempted`)
+   PACS_SEND_MAX_ATTEMPTS (the identifiers erased: nothing will use them again). Each attempt is announced (`pacs.signals.delivery_attempted`)
    for the audit log.
 4. `purge_identifiers`: identifiers older than PACS_IDENTIFIERS_RETENTION_HOURS are erased
    whatever happened; an open delivery then fails (it has nothing left to send with).
@@ -220,11 +220,14 @@ def _failed(delivery: Delivery, reason: str, *, permanent: bool = False) -> Outc
     attempts = delivery.attempts
     give_up = permanent or attempts >= settings.PACS_SEND_MAX_ATTEMPTS
     delay = None if give_up else retry_delay(attempts)
-    Delivery.objects.filter(pk=delivery.pk, state=State.SENDING).update(
-        state=State.FAILED if give_up else State.RETRYING,
-        error=reason[:300],
-        next_attempt_at=None if delay is None else timezone.now() + timedelta(seconds=delay),
-    )
+    with transaction.atomic():
+        Delivery.objects.filter(pk=delivery.pk, state=State.SENDING).update(
+            state=State.FAILED if give_up else State.RETRYING,
+            error=reason[:300],
+            next_attempt_at=None if delay is None else timezone.now() + timedelta(seconds=delay),
+        )
+        if give_up:  # no attempt will ever need them again
+            erase_identifiers(delivery.receipt_id)
     delivery.refresh_from_db()
     logger.warning(
         "delivery %s: attempt %d failed: %s%s",

@@ -141,6 +141,7 @@ def test_after_the_last_attempt_the_delivery_fails_and_stops(
     sent.refresh_from_db()
     assert sent.attempts == 2
     assert sent.next_attempt_at is None
+    assert ReceivedStudy.objects.get().sealed_identifiers is None  # given up: erased
     assert "failed after 2 attempts" in page(clinician, study)
 
 
