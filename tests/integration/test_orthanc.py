@@ -119,3 +119,42 @@ def test_orthanc_pushes_a_series_and_gets_the_sr_and_key_images_in_the_same_stud
     assert study.get_label_display().split()[0] in text  # e.g. "Glioma"
     assert "Not for diagnostic use" in text
     assert "Calibrated tumour probability" in text
+
+
+def test_orthanc_down_when_the_results_are_ready_gets_them_once_after_it_returns(
+    orthanc, listener, clinician
+):
+    from datetime import timedelta
+
+    from pacs import delivery as deliveries
+
+    listener.receiver.quiet = timedelta(seconds=4)  # time to stop Orthanc after its push
+    DicomNode.objects.create(
+        name="Orthanc", ae_title=orthanc_server.AE_TITLE, host="127.0.0.1", owner=clinician,
+        return_ae_title=orthanc_server.AE_TITLE, return_host="127.0.0.1",
+        return_port=orthanc.dicom_port,
+    )  # fmt: skip
+    (study_id,) = {
+        orthanc.upload(data)["ParentStudy"] for data in series_files("axial", slices=8, spacing=6.0)
+    }
+    orthanc.push_to_brainscan(study_id)
+    orthanc.stop()  # down before the study is complete, so when its results are ready
+
+    wait_for(lambda: Delivery.objects.filter(state=Delivery.State.RETRYING).exists(), timeout=120)
+    waiting = Delivery.objects.get()
+    assert waiting.attempts == 1
+
+    orthanc.start()  # the same storage, the same ports
+    later = waiting.next_attempt_at + timedelta(minutes=2)
+    assert deliveries.send_due(now=later) == 1
+    assert deliveries.send_due(now=later) == 0  # delivered: nothing more to send
+
+    done = Delivery.objects.get()
+    assert done.state == Delivery.State.DELIVERED
+    assert done.attempts == 2
+    series = orthanc.series_of(study_id)
+    modalities = sorted(s["MainDicomTags"].get("Modality", "") for s in series)
+    assert modalities.count("SR") == 1
+    (report_series,) = [s for s in series if s["MainDicomTags"].get("Modality") == "SR"]
+    assert len(report_series["Instances"]) == 1  # once
+    assert orthanc.get("/studies") == [study_id]
