@@ -262,3 +262,13 @@ def test_dsrdump_reads_the_report_without_an_error(tmp_path):
     assert not [line for line in result.stderr.splitlines() if line.startswith(("E:", "F:"))]
     assert "Comprehensive SR Document" in result.stdout
     assert '"Calibrated tumour probability")="0.9312"' in result.stdout
+
+
+def test_a_key_that_is_not_a_fernet_key_fails_the_system_check(settings):
+    from pacs.apps import identifiers_key_check
+
+    assert identifiers_key_check() == []  # the derived development key is a Fernet key
+    settings.PACS_IDENTIFIERS_KEY = "a-passphrase-is-not-a-key"
+    (error,) = identifiers_key_check()
+    assert error.id == "pacs.E001"
+    assert "a-passphrase" not in error.msg  # the key is never quoted
