@@ -20,7 +20,9 @@ identifier). `Listener` runs pynetdicom's AE on it:
   exactly as an upload does, owned by the node's clinician; the spool folder is deleted. An
   instance that arrives later starts a new study.
 
-Nothing here logs or stores a UID or any other header value.
+Nothing here logs or stores a UID or any other header value in the clear: for a node that
+takes results back, the few identifiers filing them needs are sealed (pacs.delivery) before
+the spool is deleted, and the delivery is scheduled once the study is finished.
 """
 
 from __future__ import annotations
