@@ -201,3 +201,35 @@ def test_a_study_without_a_result_sends_nothing_and_erases_its_identifiers(
     assert sent.state == State.NOT_SENT
     assert ReceivedStudy.objects.get().sealed_identifiers is None
     assert pacs.received == []
+
+
+def test_with_a_broker_the_task_asks_celery_to_retry_after_the_backoff(
+    listener, sending_node, pacs, settings, monkeypatch
+):
+    from celery.exceptions import Retry
+
+    _, sent = receive(listener)  # attempt 1 failed: RETRYING
+    asked: list[float] = []
+
+    def retry(*, countdown: float) -> Retry:
+        asked.append(countdown)
+        return Retry()
+
+    monkeypatch.setattr(deliver_results, "retry", retry)
+    deliver_results.push_request(is_eager=False)  # as a worker runs it
+    try:
+        with pytest.raises(Retry):
+            deliver_results.run(sent.pk)  # attempt 2 fails too
+    finally:
+        deliver_results.pop_request()
+    assert asked == [2 * settings.PACS_SEND_RETRY_SECONDS]
+    sent.refresh_from_db()
+    assert (sent.state, sent.attempts) == (State.RETRYING, 2)
+
+    pacs.start()
+    deliver_results.push_request(is_eager=False)
+    try:
+        assert deliver_results.run(sent.pk) == State.DELIVERED  # no retry asked
+    finally:
+        deliver_results.pop_request()
+    assert asked == [2 * settings.PACS_SEND_RETRY_SECONDS]
