@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1:8000
 PYTEST_MARKERS ?= not integration
 
 .PHONY: run install install-dev system-deps migrate dev test test-services lint typecheck check \
-        audit train evaluate evaluate-transfer bench bench-ml bench-history bench-stack bench-study test-browser worker clean
+        audit train evaluate evaluate-transfer bench bench-ml bench-history bench-stack bench-study bench-pacs test-browser worker clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,7 @@ install: system-deps $(VENV)/.installed
 
 install-dev: system-deps $(VENV)/.installed-dev
 	@scripts/system-deps.sh browser
+	@scripts/system-deps.sh dicom
 
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
@@ -114,6 +115,12 @@ bench-history: install-dev
 # analysis, web-process RSS during a 100 MB upload (embedded profile, throwaway SQLite).
 bench-study: install-dev
 	$(BIN)/python -m bench.study --data $(DATA)
+
+# Orthanc (Debian package `orthanc`) pushes the same 176-slice series to the DICOM listener:
+# last instance received -> SR stored back in Orthanc (embedded profile, throwaway SQLite).
+bench-pacs: install-dev
+	@command -v Orthanc >/dev/null || { echo "bench-pacs needs Orthanc: apt-get install orthanc" >&2; exit 1; }
+	$(BIN)/python -m bench.pacs --data $(DATA)
 
 clean:
 	rm -rf $(VENV) var staticfiles test-artifacts .pytest_cache .ruff_cache

@@ -51,6 +51,8 @@ class AuditEvent(models.Model):
         TOKEN_REVOKED = "token_revoked", "API token revoked"
         DICOM_REFUSED = "dicom_refused", "DICOM association refused"
         DICOM_RECEIVED = "dicom_received", "Study received over DICOM"
+        DICOM_SENT = "dicom_sent", "Results sent to PACS"
+        DICOM_SEND_FAILED = "dicom_send_failed", "Sending results to PACS failed"
 
     at = models.DateTimeField(default=timezone.now, db_index=True, editable=False)
     # The e-mail is copied so the event still says who it was if the account is deleted.

@@ -19,8 +19,8 @@ from api.models import ApiToken
 from api.signals import token_created, token_revoked
 from audit.log import record
 from audit.models import AuditEvent
-from pacs.models import ReceivedStudy
-from pacs.signals import association_refused, study_received
+from pacs.models import Delivery, ReceivedStudy
+from pacs.signals import association_refused, delivery_attempted, study_received
 from predictions.models import Prediction, Scan
 from predictions.signals import review_recorded
 from studies.models import Study
@@ -42,6 +42,7 @@ def connect() -> None:
         (token_revoked, token_ended),
         (association_refused, dicom_refused),
         (study_received, dicom_received),
+        (delivery_attempted, dicom_delivery),
     ]
     for signal, receiver in receivers:
         signal.connect(receiver, dispatch_uid=f"audit.{receiver.__name__}")
@@ -152,3 +153,20 @@ def dicom_received(sender: Any, receipt: ReceivedStudy, **_: Any) -> None:
     }
     owner = receipt.study.owner if receipt.study is not None else None
     record(Action.DICOM_RECEIVED, actor=owner, target=receipt.study, detail=detail)
+
+
+def dicom_delivery(sender: Any, delivery: Delivery, succeeded: bool, reason: str, **_: Any) -> None:
+    """One attempt to send a study's results to the PACS: our ids, the attempt's number, the
+    state after it and, when it failed, why (our own words; no identifier)."""
+    receipt = delivery.receipt
+    detail = {
+        "delivery_id": delivery.pk,
+        "received_id": receipt.pk,
+        "node_id": receipt.node_id,
+        "attempt": delivery.attempts,
+        "state": delivery.state,
+        "objects": delivery.objects_sent,
+        "reason": reason,
+    }
+    action = Action.DICOM_SENT if succeeded else Action.DICOM_SEND_FAILED
+    record(action, target=receipt.study, object_type="study", detail=detail)

@@ -21,6 +21,8 @@ SQL
 
 export BRAINSCAN_PRODUCTION=True
 export SECRET_KEY="bench-$(head -c 48 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+PACS_IDENTIFIERS_KEY="$(head -c 32 /dev/urandom | base64 | tr '+/' '-_')"
+export PACS_IDENTIFIERS_KEY
 export DB=mysql DB_NAME=brainscan_bench DB_USER=brainscan_bench DB_PASSWORD DB_HOST=127.0.0.1 DB_PORT=3306
 export REDIS_URL="redis://127.0.0.1:6379/${BENCH_REDIS_DB:-13}"
 export ALLOWED_HOSTS=localhost,127.0.0.1 SECURE_SSL_REDIRECT=False

@@ -8,6 +8,8 @@ profile, which needs MySQL, Redis and a real secret key and refuses to start wit
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -305,6 +307,27 @@ DICOM_QUIET_SECONDS = env_int("DICOM_QUIET_SECONDS", 30)
 # Received instances wait here (with their identifiers) until the study is read; private
 # (0700/0600), outside MEDIA_ROOT and PRIVATE_MEDIA_ROOT; emptied once a study is submitted.
 DICOM_SPOOL_ROOT = Path(os.getenv("DICOM_SPOOL_ROOT", VAR_DIR / "dicom-spool"))
+# Sending results back (pacs/delivery.py): the identifiers a PACS needs to file them in the
+# patient's study are the only identifying data kept, encrypted with this Fernet key (or
+# several, comma-separated: the first seals, all unseal). Generate one with
+#   python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"
+# Required in production (a real key, not derived). The embedded default derives one from
+# SECRET_KEY: base64url(SHA-256(DEV_IDENTIFIERS_KEY_CONTEXT + SECRET_KEY)), stable across
+# restarts, so a development database's tokens are ciphertext too.
+DEV_IDENTIFIERS_KEY_CONTEXT = b"brainscan pacs identifiers v1 (development key from SECRET_KEY)"
+PACS_IDENTIFIERS_KEY = env_secret("PACS_IDENTIFIERS_KEY") or base64.urlsafe_b64encode(
+    hashlib.sha256(DEV_IDENTIFIERS_KEY_CONTEXT + SECRET_KEY.encode("utf-8")).digest()
+).decode("ascii")
+# They are deleted once the results were delivered, and in any case after this many hours
+# (delivered or not; `pacs.tasks.purge_return_identifiers`, hourly in beat).
+PACS_IDENTIFIERS_RETENTION_HOURS = env_int("PACS_IDENTIFIERS_RETENTION_HOURS", 72)
+# C-STORE attempts per delivery, the first retry after PACS_SEND_RETRY_SECONDS, then doubling
+# (30 s, 1 min, 2 min, ... about 2 h for 8 attempts); then the delivery is marked failed.
+PACS_SEND_MAX_ATTEMPTS = env_int("PACS_SEND_MAX_ATTEMPTS", 8)
+PACS_SEND_RETRY_SECONDS = env_int("PACS_SEND_RETRY_SECONDS", 30)
+PACS_SEND_TIMEOUT_SECONDS = env_int("PACS_SEND_TIMEOUT_SECONDS", 30)  # per network step
+# Key images sent back: the flagged slices (or, when none is flagged, the driving ones), at most.
+PACS_MAX_KEY_IMAGES = env_int("PACS_MAX_KEY_IMAGES", 24)
 
 # --- The model -------------------------------------------------------------------------------
 MODEL_PATH = Path(os.getenv("MODEL_PATH", BASE_DIR / "ml" / "artifacts" / "brainscan.keras"))
@@ -321,6 +344,16 @@ PREDICTION_REQUEUE_PENDING_AFTER_SECONDS = env_int("PREDICTION_REQUEUE_PENDING_A
 CELERY_BEAT_SCHEDULE["requeue-stuck-studies"] = {
     "task": "studies.tasks.requeue_stuck_studies",
     "schedule": float(PREDICTION_SWEEP_SECONDS),
+}
+# Results to PACS (pacs/tasks.py): deliveries whose retry message was lost, and the hourly
+# deletion of return identifiers past PACS_IDENTIFIERS_RETENTION_HOURS.
+CELERY_BEAT_SCHEDULE["send-due-deliveries"] = {
+    "task": "pacs.tasks.send_due_deliveries",
+    "schedule": float(PREDICTION_SWEEP_SECONDS),
+}
+CELERY_BEAT_SCHEDULE["purge-return-identifiers"] = {
+    "task": "pacs.tasks.purge_return_identifiers",
+    "schedule": 3600.0,
 }
 CELERY_BEAT_SCHEDULE["requeue-stuck-predictions"] = {
     "task": "predictions.tasks.requeue_stuck_predictions",
@@ -366,6 +399,8 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         # pynetdicom's DEBUG output dumps every DIMSE message, UIDs included: never below INFO.
         "pynetdicom": {"level": "INFO"},
+        # highdicom's INFO output names the UIDs of the objects it builds and copies from.
+        "highdicom": {"level": "WARNING"},
     },
 }
 
@@ -389,6 +424,11 @@ if PRODUCTION:
                     "ALLOWED_HOSTS" not in os.environ,
                 ),
                 ("DEBUG must be False", DEBUG),
+                (
+                    "PACS_IDENTIFIERS_KEY (or PACS_IDENTIFIERS_KEY_FILE) must be set to a Fernet "
+                    "key (it encrypts the identifiers results are sent back with)",
+                    not env_secret("PACS_IDENTIFIERS_KEY"),
+                ),
                 (
                     "ACCOUNT_EMAIL_VERIFICATION must be mandatory (otherwise sign-up reveals "
                     "which e-mail addresses have accounts)",

@@ -1,10 +1,13 @@
-"""DICOM nodes are configured here; received studies are bookkeeping, read only."""
+"""DICOM nodes are configured here; received studies and deliveries are bookkeeping, read
+only. The sealed return identifiers are never shown (not even as ciphertext)."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 
-from pacs.models import DicomNode, ReceivedStudy
+from pacs.models import Delivery, DicomNode, ReceivedStudy
+
+HIDDEN = {"sealed_identifiers"}
 
 
 @admin.register(DicomNode)
@@ -16,7 +19,7 @@ class DicomNodeAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("name", "ae_title", "host", "owner", "active")}),
         (
-            "Results back to (not sent yet: the send-back half is not built)",
+            "Results back to (C-STORE of the SR and key images; leave empty to send nothing)",
             {"fields": ("return_ae_title", "return_host", "return_port")},
         ),
     )
@@ -29,7 +32,22 @@ class ReceivedStudyAdmin(admin.ModelAdmin):
                     "study")  # fmt: skip
     list_filter = ("status", "node")
     date_hierarchy = "first_received_at"
-    readonly_fields = [f.name for f in ReceivedStudy._meta.fields]
+    readonly_fields = [f.name for f in ReceivedStudy._meta.fields if f.name not in HIDDEN]
+    exclude = tuple(HIDDEN)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return request.method in ("GET", "HEAD") and super().has_view_permission(request, obj)
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    list_display = ("id", "receipt", "state", "attempts", "created_at", "delivered_at",
+                    "next_attempt_at", "objects_sent")  # fmt: skip
+    list_filter = ("state",)
+    readonly_fields = [f.name for f in Delivery._meta.fields]
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -20,7 +20,9 @@ identifier). `Listener` runs pynetdicom's AE on it:
   exactly as an upload does, owned by the node's clinician; the spool folder is deleted. An
   instance that arrives later starts a new study.
 
-Nothing here logs or stores a UID or any other header value.
+Nothing here logs or stores a UID or any other header value in the clear: for a node that
+takes results back, the few identifiers filing them needs are sealed (pacs.delivery) before
+the spool is deleted, and the delivery is scheduled once the study is finished.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.db import close_old_connections, connections
 from django.db.models import F
@@ -55,7 +58,7 @@ from pydicom.uid import (
 from pynetdicom import AE, evt
 from pynetdicom.association import Association
 
-from pacs import spool
+from pacs import delivery, spool
 from pacs.models import DicomNode, ReceivedStudy, normalise_address
 from pacs.signals import association_refused, study_received
 from studies import services
@@ -302,10 +305,13 @@ class Receiver:
             files = [spool.SpooledFile(path) for path in spool.instances(entry.key)]
             if not files:
                 raise StudyRefused("No instance of this study was kept.")
+            if row.node is not None and row.node.sends_results:
+                delivery.seal_identifiers(row.pk, list(files))  # for the results only
             study_read = services.read_upload(files)
             study = services.submit_study(owner, study_read, case_reference=_reference(row))
         except StudyRefused as exc:
             rows.update(status=ReceivedStudy.Status.REFUSED, error=str(exc)[:2000])
+            delivery.erase_identifiers(row.pk)
             spool.delete(entry.key)
             logger.info("received study %s refused: %s", entry.row_id, exc)
             return True
@@ -321,6 +327,7 @@ class Receiver:
             study.pk,
         )
         study_received.send(sender=Receiver, receipt=row)
+        delivery.schedule(row)  # if the worker finished before the two were linked
         return True
 
     def _failed(self, key: tuple[int, str], entry: _Receiving, attempts: int, kind: str) -> bool:
@@ -334,6 +341,7 @@ class Receiver:
                 attempts=attempts,
                 error=f"Reading the study failed {attempts} times ({kind}).",
             )
+            delivery.erase_identifiers(entry.row_id)
             spool.delete(entry.key)
             return True
         rows.update(status=ReceivedStudy.Status.RECEIVING, attempts=attempts)
@@ -363,6 +371,8 @@ class Receiver:
         while not self._stop.wait(interval):
             try:
                 self.complete_quiet_studies()
+                if current_app.conf.task_always_eager:  # no beat in the embedded default
+                    delivery.send_due()
             except Exception:
                 logger.exception("the completion sweep failed; it runs again")
         connections.close_all()

@@ -1,15 +1,17 @@
 """DICOM nodes allowed to send us studies, and the bookkeeping of what they sent.
 
 A `DicomNode` is an allow-list entry: the calling AE title and the address its associations
-come from, the clinician account that owns every study it sends, and (for the send-back half,
-not built yet) where results go back. A `ReceivedStudy` is one study as it arrives over the
+come from, the clinician account that owns every study it sends, and where results go back. A `ReceivedStudy` is one study as it arrives over the
 network: counts and times only. Its instances, with all their identifiers, wait in the private
 spool (pacs.spool) under a random key until the study is complete; no UID, name or date from
 a header is ever stored in these rows. Once read, the study is an ordinary `studies.Study`
 (de-identified as an upload is) and the spool folder is deleted.
 
-The send-back half will keep the encrypted return identifiers on `ReceivedStudy` (one row per
-received study, one-to-one with its Study), readable only by the sending task.
+The one exception: `ReceivedStudy.sealed_identifiers`, the identifiers a PACS needs to file our
+results in the patient's study (pacs.identifiers), Fernet-encrypted, read only by the sending
+code (pacs.delivery) and erased once the results were delivered or after
+PACS_IDENTIFIERS_RETENTION_HOURS. A `Delivery` is the sending of one study's results: a
+small state machine that makes it happen once, however many times its task runs.
 """
 
 from __future__ import annotations
@@ -69,11 +71,22 @@ class DicomNode(models.Model):
         "history). Must be an approved clinician.",
     )
     active = models.BooleanField(default=True, help_text="Inactive nodes are refused.")
-    # Where results go back (the send-back half; not used by the receiver).
-    return_ae_title = models.CharField(max_length=16, blank=True, validators=[validate_ae_title])
-    return_host = models.CharField(max_length=255, blank=True)
+    # Where results go back (C-STORE of the SR and key images); all three, or none (no send).
+    return_ae_title = models.CharField(
+        "destination AE title",
+        max_length=16,
+        blank=True,
+        validators=[validate_ae_title],
+        help_text="The AE title of the PACS that stores our results (called AE title).",
+    )
+    return_host = models.CharField(
+        "destination host", max_length=255, blank=True, help_text="Its host name or IP address."
+    )
     return_port = models.PositiveIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(65535)]
+        "destination port",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(65535)],
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -87,11 +100,20 @@ class DicomNode(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.ae_title} at {self.host})"
 
+    @property
+    def sends_results(self) -> bool:
+        return bool(self.return_ae_title and self.return_host and self.return_port)
+
     def clean(self) -> None:
         super().clean()
         if self.owner_id is not None and not self.owner.can_analyze:
             raise ValidationError(
                 {"owner": "The owner must be an active clinician approved to analyse scans."}
+            )
+        given = [bool(self.return_ae_title), bool(self.return_host), self.return_port is not None]
+        if any(given) and not all(given):
+            raise ValidationError(
+                "Give the destination's AE title, host and port, or none of them (no results sent)."
             )
 
 
@@ -128,6 +150,9 @@ class ReceivedStudy(models.Model):
         related_name="dicom_receipt",
     )
     error = models.TextField(blank=True)
+    # The return identifiers, Fernet-encrypted (pacs.identifiers); null once erased.
+    sealed_identifiers = models.BinaryField(null=True, blank=True, editable=False)
+    identifiers_erased_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ("-first_received_at", "-id")
@@ -136,3 +161,41 @@ class ReceivedStudy(models.Model):
 
     def __str__(self) -> str:
         return f"Received study {self.pk} ({self.status})"
+
+
+class Delivery(models.Model):
+    """Sending one received study's results back: PENDING (queued) -> SENDING (one task has
+    claimed it) -> DELIVERED, or -> RETRYING (the PACS did not take them; tried again later)
+    -> SENDING ..., or FAILED after PACS_SEND_MAX_ATTEMPTS. NOT_SENT: nothing to send (no
+    result, or the identifiers were gone). Every transition is one conditional UPDATE, so a
+    task run twice, or run again after success, sends nothing more. The error is our own
+    words (no identifier, no header value)."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting to be sent"
+        SENDING = "sending", "Sending"
+        RETRYING = "retrying", "Failed, retrying"
+        DELIVERED = "delivered", "Sent to PACS"
+        FAILED = "failed", "Failed, gave up"
+        NOT_SENT = "not_sent", "Not sent"
+
+    OPEN = (State.PENDING, State.SENDING, State.RETRYING)
+
+    receipt = models.OneToOneField(ReceivedStudy, on_delete=models.CASCADE, related_name="delivery")
+    state = models.CharField(
+        max_length=10, choices=State.choices, default=State.PENDING, db_index=True
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    objects_sent = models.PositiveSmallIntegerField(default=0)  # SR + key images, when delivered
+    error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        verbose_name_plural = "deliveries"
+
+    def __str__(self) -> str:
+        return f"Delivery {self.pk} ({self.state})"

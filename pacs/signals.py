@@ -12,3 +12,6 @@ association_refused = Signal()
 # A received study was read and submitted for analysis. Keyword arguments: receipt
 # (pacs.models.ReceivedStudy, with its study set).
 study_received = Signal()
+# One attempt to send a study's results back. Keyword arguments: delivery
+# (pacs.models.Delivery, after the attempt), succeeded (bool), reason (our own words).
+delivery_attempted = Signal()

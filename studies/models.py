@@ -112,9 +112,13 @@ class Study(models.Model):
 
     def finish(self, **fields: Any) -> bool:
         """Write the outcome only if still running: a duplicate delivery never overwrites."""
+        from studies.signals import study_finished
+
         fields.setdefault("finished_at", timezone.now())
         updated = Study.objects.filter(pk=self.pk, status=self.Status.RUNNING).update(**fields)
         self._reload()
+        if updated == 1:
+            study_finished.send(sender=Study, study=self)
         return updated == 1
 
     def mark_failed(self, error: str) -> bool:

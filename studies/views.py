@@ -156,6 +156,7 @@ def detail(request: AuthenticatedRequest, study_id: int) -> HttpResponse:
         "plot": plot(study, slices),
         "summary": summary_sentence(study),
         "browser_data": slice_rows(study, slices),
+        "pacs_max_attempts": settings.PACS_SEND_MAX_ATTEMPTS,
     }
     return render(request, "studies/detail.html", context)
 

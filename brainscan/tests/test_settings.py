@@ -20,7 +20,10 @@ PROFILE_VARIABLES = {
     "DEBUG",
     "DB_PASSWORD",
     "DB_PASSWORD_FILE",
+    "PACS_IDENTIFIERS_KEY",
+    "PACS_IDENTIFIERS_KEY_FILE",
 }
+FERNET_KEY = "x2mVmFZ3cB7oVfM0b4nY0m0u3wq4Zr7aX1tKQ2f9J1E="  # a valid Fernet key (32 bytes)
 
 
 def clean_environment(**env: str) -> dict[str, str]:
@@ -45,7 +48,13 @@ def test_production_without_any_settings_names_everything_missing():
     result = load_settings(BRAINSCAN_PRODUCTION="True")
 
     assert result.returncode != 0
-    for name in ("SECRET_KEY", "DB must be mysql", "REDIS_URL", "ALLOWED_HOSTS"):
+    for name in (
+        "SECRET_KEY",
+        "DB must be mysql",
+        "REDIS_URL",
+        "ALLOWED_HOSTS",
+        "PACS_IDENTIFIERS_KEY",
+    ):
         assert name in result.stderr
 
 
@@ -71,10 +80,26 @@ def test_production_starts_when_fully_configured():
         DB_PASSWORD="pw",
         REDIS_URL="redis://127.0.0.1:6379/0",
         ALLOWED_HOSTS="scans.example.org",
+        PACS_IDENTIFIERS_KEY=FERNET_KEY,
     )
 
     assert result.returncode == 0, result.stderr
     assert "loaded" in result.stdout
+
+
+def test_production_needs_its_own_identifiers_key_not_the_derived_one():
+    result = load_settings(
+        BRAINSCAN_PRODUCTION="True",
+        SECRET_KEY=GOOD_KEY,
+        DB="mysql",
+        DB_PASSWORD="pw",
+        REDIS_URL="redis://127.0.0.1:6379/0",
+        ALLOWED_HOSTS="scans.example.org",
+    )
+
+    assert result.returncode != 0
+    assert "PACS_IDENTIFIERS_KEY" in result.stderr
+    assert "SECRET_KEY" not in result.stderr.replace("PACS_IDENTIFIERS_KEY", "")
 
 
 def test_booleans_must_be_spelled_exactly():

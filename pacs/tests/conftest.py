@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import io
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.utils import timezone
 from pydicom import dcmread
+from pydicom.dataset import Dataset
 from pydicom.uid import (
+    ComprehensiveSRStorage,
     CTImageStorage,
     EnhancedMRImageStorage,
     ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
     MRImageStorage,
+    SecondaryCaptureImageStorage,
 )
-from pynetdicom import AE
+from pynetdicom import AE, evt
 from pynetdicom.association import Association
 
 from pacs.listener import VERIFICATION, Listener, Receiver
@@ -110,3 +116,62 @@ def send(
             return sent
     assoc.release()
     return sent
+
+
+class Pacs:
+    """A Storage SCP standing in for the PACS (pynetdicom, in this process) on a fixed
+    loopback port, started and stopped by the test: down first, then up."""
+
+    AE_TITLE = "TESTPACS"
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.received: list[Dataset] = []
+        self._server: Any = None
+
+    def start(self) -> None:
+        ae = AE(ae_title=self.AE_TITLE)
+        ae.require_called_aet = True
+        for sop_class in (ComprehensiveSRStorage, SecondaryCaptureImageStorage):
+            ae.add_supported_context(sop_class, [ExplicitVRLittleEndian, ImplicitVRLittleEndian])
+        self._server = ae.start_server(
+            ("127.0.0.1", self.port), block=False, evt_handlers=[(evt.EVT_C_STORE, self._store)]
+        )
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server = None
+
+    def _store(self, event: evt.Event) -> int:
+        dataset = event.dataset
+        dataset.file_meta = event.file_meta
+        self.received.append(dataset)
+        return 0x0000
+
+    def of_class(self, sop_class: str) -> list[Dataset]:
+        return [ds for ds in self.received if ds.SOPClassUID == sop_class]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def pacs() -> Iterator[Pacs]:
+    """Not started: tests call `pacs.start()` when the PACS should be up."""
+    server = Pacs()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sending_node(node: DicomNode, pacs: Pacs) -> DicomNode:
+    """The allow-listed node, with results going back to the test PACS."""
+    node.return_ae_title = Pacs.AE_TITLE
+    node.return_host = "127.0.0.1"
+    node.return_port = pacs.port
+    node.save()
+    return node
