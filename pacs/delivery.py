@@ -31,6 +31,7 @@ from functools import partial
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
+from django.db.models.signals import pre_delete
 from django.utils import timezone
 from pydicom import dcmread
 from pydicom.dataset import Dataset
@@ -51,6 +52,21 @@ MODEL_NAME = "brainscan"
 
 def connect() -> None:
     study_finished.connect(_study_finished, sender=Study, dispatch_uid="pacs.study_finished")
+    pre_delete.connect(_study_deleted, sender=Study, dispatch_uid="pacs.study_deleted")
+
+
+def _study_deleted(sender: type[Study], instance: Study, **_: object) -> None:
+    """A study deleted by its owner (or the retention purge) takes its return identifiers
+    with it at once, not at the retention limit: nothing will be sent for it any more."""
+    for receipt_id in ReceivedStudy.objects.filter(study=instance).values_list("pk", flat=True):
+        erase_identifiers(receipt_id)
+        Delivery.objects.filter(
+            receipt_id=receipt_id, state__in=[State.PENDING, State.RETRYING]
+        ).update(
+            state=State.NOT_SENT,
+            error="The study was deleted; results not sent.",
+            next_attempt_at=None,
+        )
 
 
 # --- 1. on arrival -------------------------------------------------------------------------

@@ -188,6 +188,22 @@ def test_identifiers_are_deleted_after_the_retention_time_delivered_or_not(
     assert pacs.received == []
 
 
+def test_a_deleted_study_takes_its_identifiers_with_it_at_once(listener, sending_node, pacs):
+    study, sent = receive(listener)  # the PACS is down: the delivery waits to retry
+    assert sent.state == State.RETRYING
+    assert ReceivedStudy.objects.get().sealed_identifiers is not None
+    study.delete()
+    receipt = ReceivedStudy.objects.get()
+    assert receipt.sealed_identifiers is None
+    assert receipt.identifiers_erased_at is not None
+    sent.refresh_from_db()
+    assert sent.state == State.NOT_SENT
+    assert "deleted" in sent.error
+    pacs.start()
+    assert delivery.attempt(sent.pk).attempted is False
+    assert pacs.received == []
+
+
 def test_a_study_without_a_result_sends_nothing_and_erases_its_identifiers(
     listener, sending_node, pacs, study_engine
 ):
