@@ -213,8 +213,9 @@ class FeatureCheck:
         """`distance` of each row of (m, d) `features`: one matrix product for all rows and
         class means (einsum's per-row loop summed in another order: equal to ~1e-15)."""
         diffs = transform(features)[:, np.newaxis, :] - self.class_means  # (m, k, d)
-        squared = ((diffs @ self.precision) * diffs).sum(axis=-1)  # (m, k)
-        return np.sqrt(np.maximum(squared.min(axis=1), 0.0))
+        squared: np.ndarray = ((diffs @ self.precision) * diffs).sum(axis=-1)  # (m, k)
+        distances: np.ndarray = np.sqrt(np.maximum(squared.min(axis=1), 0.0))
+        return distances
 
     @classmethod
     def fit(

@@ -212,8 +212,8 @@ class Engine:
                         heatmap_png(heatmap),
                         overlay_png(gray, heatmap) if overlay else b"",
                     )
-                    inside = mass_inside_brain(heatmap, gray, heads[i])
-                    heat[i] = (images_png, inside, class_index)
+                    share = mass_inside_brain(heatmap, gray, heads[i])
+                    heat[i] = (images_png, share, class_index)
                 clock.lap("overlay")
         timings = clock.done()
         shared = {k: round(v / len(images), 3) for k, v in timings.items()} if images else {}
