@@ -35,16 +35,20 @@ def configure_threads(threads: int | None = None) -> int:
 
     A worker analyses one scan at a time, so one op at a time (inter-op 1) and `threads`
     threads inside each convolution. Default: env BRAINSCAN_TF_THREADS, else 1, so N
-    worker processes on N cores do not fight over them. OpenCV (decode, crop, overlay)
-    gets the same count instead of its default of one thread per core. TensorFlow fixes
-    its pools when it first runs an op; later calls can only log that they came too late.
+    worker processes on N cores do not fight over them. OpenCV (decode, crop, overlay) and
+    numpy's BLAS (the gate's distances) get the same count instead of their default of one
+    thread per core: BLAS threads that spin-wait for a core another process holds cost more
+    than they save on the gate's small products. TensorFlow fixes its pools when it first
+    runs an op; later calls can only log that they came too late.
     """
     import tensorflow as tf
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]  # (scikit-learn's)
 
     wanted = threads if threads is not None else int(os.environ.get(THREADS_ENV, "1"))
     if wanted < 1:
         raise ValueError(f"thread count must be >= 1, got {wanted}")
     cv2.setNumThreads(wanted)
+    threadpool_limits(wanted, user_api="blas")
     try:
         tf.config.threading.set_intra_op_parallelism_threads(wanted)
         tf.config.threading.set_inter_op_parallelism_threads(1)
