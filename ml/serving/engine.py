@@ -98,6 +98,7 @@ class Engine:
         gate_path: str | Path | None = None,
         threads: int | None = None,
         bfloat16: bool | None = None,
+        batch_bfloat16: bool | None = None,
     ) -> Engine:
         """Verify and load model, card and gate statistics (default: next to the model).
 
@@ -107,11 +108,20 @@ class Engine:
             gate_path: the gate's .npz; default: gate.npz beside the model.
             threads: TensorFlow intra-op threads; default env BRAINSCAN_TF_THREADS or 1.
             bfloat16: compute in bfloat16 (see configure_bfloat16); default env or off.
+            batch_bfloat16: `analyze_batch` only, on a bfloat16 copy of the model (see
+                runtime.bfloat16_copy); default env BRAINSCAN_TF_BATCH_BFLOAT16=1, or off.
+                Its probabilities are then no longer those of `analyze` (see the README).
 
         Raises:
             ModelUnavailable: anything missing, unreadable or not matching.
         """
-        served, card = load_verified(model_path, card_path, threads=threads, bfloat16=bfloat16)
+        served, card = load_verified(
+            model_path,
+            card_path,
+            threads=threads,
+            bfloat16=bfloat16,
+            batch_bfloat16=batch_bfloat16,
+        )
         gate_path = Path(gate_path) if gate_path else Path(model_path).parent / GATE_FILE
         return cls(served, card, Gate(_read_gate_stats(gate_path, card.sha256)))
 
