@@ -22,9 +22,9 @@ def _heatmap(png: bytes) -> np.ndarray:
     return decoded.astype(np.int16)
 
 
-def _batch_images() -> list[bytes]:
+def _batch_images() -> list[bytes | np.ndarray]:
     photo = np.dstack([np.full((64, 64), c, np.uint8) for c in (250, 30, 30)])  # the gate refuses
-    images = [mri_like_png(96 + 8 * i, seed=i) for i in range(7)]
+    images: list[bytes | np.ndarray] = [mri_like_png(96 + 8 * i, seed=i) for i in range(7)]
     images.insert(3, cv2.imencode(".png", photo)[1].tobytes())
     images.append(mri_like_png(300, seed=11))  # the gate's statistics shrink this one first
     return images
