@@ -107,7 +107,6 @@ class ServedModel:
         self._batch_body = (
             split_at(bfloat16_copy(model), last_conv)[0] if batch_bfloat16 else self.body
         )
-        self._batch_head = self.head
         image_spec = tf.TensorSpec((1, input_size, input_size, channels), tf.float32)
         map_spec = tf.TensorSpec((1, *self.body.output.shape[1:]), self.body.output.dtype)
         self._forward = tf.function(self._forward_graph, input_signature=[image_spec])
@@ -156,7 +155,7 @@ class ServedModel:
         from ml.serving.gradcam import gradcam_batch_from_features
 
         if self._forward_many is None:
-            body, head = self._batch_body, self._batch_head
+            body, head = self._batch_body, self.head
             spec = tf.TensorSpec((None, self._input_size, self._input_size, self._channels))
             map_spec = tf.TensorSpec((None, *body.output.shape[1:]), self.body.output.dtype)
             self._forward_many = tf.function(
