@@ -33,11 +33,16 @@ NAMES = (
 )
 
 
-def image_statistics(gray: np.ndarray) -> np.ndarray:
-    """The NAMES statistics of one 2-D uint8 image, as float64."""
+def image_statistics(gray: np.ndarray, *, mask: np.ndarray | None = None) -> np.ndarray:
+    """The NAMES statistics of one 2-D uint8 image, as float64.
+
+    `mask` is `statistics_mask(gray)` when the caller already has it (the engine reuses it
+    for the heatmap's share inside the head); it is computed once either way.
+    """
     small = _shrink(gray)
-    mask = brain_mask(small)
-    crop, (_, _, width, height) = crop_brain(small)
+    if mask is None:
+        mask = brain_mask(small)
+    crop, (_, _, width, height) = crop_brain(small, mask=mask)
     crop = cv2.resize(crop, (CROP_SIDE, CROP_SIDE), interpolation=cv2.INTER_AREA)
     values = crop.astype(np.float32)
     mean = float(values.mean()) + 1.0
@@ -60,6 +65,11 @@ def image_statistics(gray: np.ndarray) -> np.ndarray:
         ],
         dtype=np.float64,
     )
+
+
+def statistics_mask(gray: np.ndarray) -> np.ndarray:
+    """The head mask the statistics use: `brain_mask` of the image at WORK_SIDE."""
+    return brain_mask(_shrink(gray))
 
 
 def _shrink(gray: np.ndarray) -> np.ndarray:

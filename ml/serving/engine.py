@@ -22,8 +22,9 @@ from PIL import Image
 from ml.artifacts import GATE_FILE
 from ml.card import ModelCard, calibrated_probabilities, risk_level
 from ml.gate.checks import Gate, GateStats, Verdict, colour_preview, shrink_preview, worse
+from ml.gate.statistics import statistics_mask
 from ml.image.decode import UnreadableImage, decode_image, to_grayscale
-from ml.image.preprocess import brain_mask, prepare
+from ml.image.preprocess import prepare
 from ml.serving.overlay import heatmap_png, mass_inside, overlay_png, to_slice
 from ml.serving.runtime import ModelUnavailable, ServedModel, load_verified
 
@@ -97,6 +98,7 @@ class Engine:
         gate_path: str | Path | None = None,
         threads: int | None = None,
         bfloat16: bool | None = None,
+        batch_bfloat16: bool | None = None,
     ) -> Engine:
         """Verify and load model, card and gate statistics (default: next to the model).
 
@@ -106,11 +108,20 @@ class Engine:
             gate_path: the gate's .npz; default: gate.npz beside the model.
             threads: TensorFlow intra-op threads; default env BRAINSCAN_TF_THREADS or 1.
             bfloat16: compute in bfloat16 (see configure_bfloat16); default env or off.
+            batch_bfloat16: `analyze_batch` only, on a bfloat16 copy of the model (see
+                runtime.bfloat16_copy); default env BRAINSCAN_TF_BATCH_BFLOAT16=1, or off.
+                Its probabilities are then no longer those of `analyze` (see the README).
 
         Raises:
             ModelUnavailable: anything missing, unreadable or not matching.
         """
-        served, card = load_verified(model_path, card_path, threads=threads, bfloat16=bfloat16)
+        served, card = load_verified(
+            model_path,
+            card_path,
+            threads=threads,
+            bfloat16=bfloat16,
+            batch_bfloat16=batch_bfloat16,
+        )
         gate_path = Path(gate_path) if gate_path else Path(model_path).parent / GATE_FILE
         return cls(served, card, Gate(_read_gate_stats(gate_path, card.sha256)))
 
@@ -131,7 +142,8 @@ class Engine:
         clock = _Clock()
         gray, colour = _decode(image)
         clock.lap("decode")
-        verdict = self.gate.check_image(gray, colour)
+        head = statistics_mask(gray)  # once: the gate's statistics, then the heatmap's share
+        verdict = self.gate.check_image(gray, colour, mask=head)
         clock.lap("gate")
         if not verdict.accepted and enforce_gate:
             return self._result(verdict, gray, clock)
@@ -139,8 +151,8 @@ class Engine:
         clock.lap("preprocess")
         feature_map, logits, pooled = self.served.forward(prepared.tensor[np.newaxis])
         clock.lap("model")
-        verdict = worse(verdict, self.gate.check_features(pooled))
-        unfamiliar = self.gate.is_unfamiliar(pooled)
+        features_verdict, unfamiliar = self.gate.check_features_many(pooled[np.newaxis])[0]
+        verdict = worse(verdict, features_verdict)
         clock.lap("gate")
         if not verdict.accepted and enforce_gate:
             return self._result(verdict, gray, clock)
@@ -150,7 +162,7 @@ class Engine:
         target = self.heatmap_target(probabilities)
         cam = self.served.gradcam(feature_map, target)
         heatmap = to_slice(cam, prepared.bbox, gray.shape)
-        inside = mass_inside_brain(heatmap, gray)
+        inside = mass_inside_brain(heatmap, gray, head)
         clock.lap("gradcam")
         pngs = (heatmap_png(heatmap), overlay_png(gray, heatmap))
         clock.lap("overlay")
@@ -175,7 +187,8 @@ class Engine:
         clock = _Clock()
         decoded = [_decode(image) for image in images]
         clock.lap("decode")
-        verdicts = [self.gate.check_image(gray, colour) for gray, colour in decoded]
+        heads = [statistics_mask(gray) for gray, _ in decoded]
+        verdicts = self.gate.check_images(decoded, heads)
         clock.lap("gate")
         passed = [i for i, v in enumerate(verdicts) if v.accepted]
         prepared = {
@@ -190,9 +203,10 @@ class Engine:
             tensor = np.stack([prepared[i].tensor for i in passed])
             feature_maps, logits, pooled = self.served.forward_batch(tensor)
             clock.lap("model")
-            for row, i in enumerate(passed):
-                verdicts[i] = worse(verdicts[i], self.gate.check_features(pooled[row]))
-                unfamiliar[i] = self.gate.is_unfamiliar(pooled[row])
+            checked = self.gate.check_features_many(pooled)
+            for row, (i, (features_verdict, far)) in enumerate(zip(passed, checked, strict=True)):
+                verdicts[i] = worse(verdicts[i], features_verdict)
+                unfamiliar[i] = far
                 probabilities[i] = calibrated_probabilities(logits[row], self.card.temperature)
             clock.lap("gate")
             rows = [row for row, i in enumerate(passed) if verdicts[i].accepted]
@@ -208,7 +222,8 @@ class Engine:
                         heatmap_png(heatmap),
                         overlay_png(gray, heatmap) if overlay else b"",
                     )
-                    heat[i] = (images_png, mass_inside_brain(heatmap, gray), class_index)
+                    share = mass_inside_brain(heatmap, gray, heads[i])
+                    heat[i] = (images_png, share, class_index)
                 clock.lap("overlay")
         timings = clock.done()
         shared = {k: round(v / len(images), 3) for k, v in timings.items()} if images else {}
@@ -333,12 +348,18 @@ def _from_array(array: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     return gray, shrink_preview(np.ascontiguousarray(rgb))
 
 
-def mass_inside_brain(heatmap: np.ndarray, gray: np.ndarray) -> float:
-    """Share of the heatmap inside the head, judged at preview size (as the gate's image
-    statistics are): ~0.5 ms instead of ~1.3 ms for a full-size brain mask."""
-    small = shrink_preview(gray)
-    size = (small.shape[1], small.shape[0])
-    return mass_inside(cv2.resize(heatmap, size, interpolation=cv2.INTER_AREA), brain_mask(small))
+def mass_inside_brain(
+    heatmap: np.ndarray, gray: np.ndarray, head: np.ndarray | None = None
+) -> float:
+    """Share of the heatmap inside the head, judged on the gate statistics' head mask (at
+    their 256 px working size; ~0.5 ms instead of ~1.3 ms for a full-size brain mask).
+
+    `head` is `statistics_mask(gray)`, which `analyze` has computed for the gate already.
+    """
+    if head is None:
+        head = statistics_mask(gray)
+    size = (head.shape[1], head.shape[0])
+    return mass_inside(cv2.resize(heatmap, size, interpolation=cv2.INTER_AREA), head)
 
 
 def slice_features(

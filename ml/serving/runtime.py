@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 THREADS_ENV = "BRAINSCAN_TF_THREADS"
 BFLOAT16_ENV = "BRAINSCAN_TF_BFLOAT16"
+BATCH_BFLOAT16_ENV = "BRAINSCAN_TF_BATCH_BFLOAT16"
 
 
 class ModelUnavailable(RuntimeError):
@@ -35,16 +36,20 @@ def configure_threads(threads: int | None = None) -> int:
 
     A worker analyses one scan at a time, so one op at a time (inter-op 1) and `threads`
     threads inside each convolution. Default: env BRAINSCAN_TF_THREADS, else 1, so N
-    worker processes on N cores do not fight over them. OpenCV (decode, crop, overlay)
-    gets the same count instead of its default of one thread per core. TensorFlow fixes
-    its pools when it first runs an op; later calls can only log that they came too late.
+    worker processes on N cores do not fight over them. OpenCV (decode, crop, overlay) and
+    numpy's BLAS (the gate's distances) get the same count instead of their default of one
+    thread per core: BLAS threads that spin-wait for a core another process holds cost more
+    than they save on the gate's small products. TensorFlow fixes its pools when it first
+    runs an op; later calls can only log that they came too late.
     """
     import tensorflow as tf
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]  # (scikit-learn's)
 
     wanted = threads if threads is not None else int(os.environ.get(THREADS_ENV, "1"))
     if wanted < 1:
         raise ValueError(f"thread count must be >= 1, got {wanted}")
     cv2.setNumThreads(wanted)
+    threadpool_limits(wanted, user_api="blas")
     try:
         tf.config.threading.set_intra_op_parallelism_threads(wanted)
         tf.config.threading.set_inter_op_parallelism_threads(1)
@@ -80,13 +85,28 @@ class ServedModel:
     """
 
     # TensorFlow and Keras are untyped here: a model and a tensor are Any at our boundary.
-    def __init__(self, model: Any, last_conv: str, input_size: int, channels: int) -> None:
+    def __init__(
+        self,
+        model: Any,
+        last_conv: str,
+        input_size: int,
+        channels: int,
+        *,
+        batch_bfloat16: bool = False,
+    ) -> None:
         import tensorflow as tf
 
         from ml.serving.gradcam import gradcam_from_features, split_at
 
         self.model = model
         self.body, self.head = split_at(model, last_conv)
+        # The batched functions run on a bfloat16 copy when asked (see bfloat16_copy).
+        self.batch_bfloat16 = batch_bfloat16
+        # Only the body: the head (pooling and dense, where Grad-CAM's gradient flows) stays
+        # float32 on the body's feature map cast back to float32.
+        self._batch_body = (
+            split_at(bfloat16_copy(model), last_conv)[0] if batch_bfloat16 else self.body
+        )
         image_spec = tf.TensorSpec((1, input_size, input_size, channels), tf.float32)
         map_spec = tf.TensorSpec((1, *self.body.output.shape[1:]), self.body.output.dtype)
         self._forward = tf.function(self._forward_graph, input_signature=[image_spec])
@@ -99,11 +119,15 @@ class ServedModel:
         self._forward_many: Any = None  # the batched functions are traced on first use
         self._gradcam_many: Any = None
 
-    def _forward_graph(self, batch: Any) -> tuple[Any, Any, Any]:
+    def _forward_graph(
+        self, batch: Any, body: Any = None, head: Any = None
+    ) -> tuple[Any, Any, Any]:
         import tensorflow as tf
 
-        feature_map = self.body(batch, training=False)
-        logits = tf.cast(self.head(feature_map, training=False), tf.float32)
+        body = self.body if body is None else body
+        head = self.head if head is None else head
+        feature_map = tf.cast(body(batch, training=False), self.body.output.dtype)
+        logits = tf.cast(head(feature_map, training=False), tf.float32)
         pooled = tf.reduce_mean(tf.cast(feature_map, tf.float32), axis=(1, 2))
         return feature_map, logits, pooled
 
@@ -131,11 +155,14 @@ class ServedModel:
         from ml.serving.gradcam import gradcam_batch_from_features
 
         if self._forward_many is None:
+            body, head = self._batch_body, self.head
             spec = tf.TensorSpec((None, self._input_size, self._input_size, self._channels))
-            map_spec = tf.TensorSpec((None, *self.body.output.shape[1:]), self.body.output.dtype)
-            self._forward_many = tf.function(self._forward_graph, input_signature=[spec])
+            map_spec = tf.TensorSpec((None, *body.output.shape[1:]), self.body.output.dtype)
+            self._forward_many = tf.function(
+                lambda batch: self._forward_graph(batch, body, head), input_signature=[spec]
+            )
             self._gradcam_many = tf.function(
-                lambda maps, indices: gradcam_batch_from_features(self.head, maps, indices),
+                lambda maps, indices: gradcam_batch_from_features(head, maps, indices),
                 input_signature=[map_spec, tf.TensorSpec((None,), tf.int32)],
             )
         feature_maps, logits, pooled = self._forward_many(batch)
@@ -160,12 +187,28 @@ class ServedModel:
         return cams
 
 
+def bfloat16_copy(model: Any) -> Any:
+    """The model rebuilt with Keras's "mixed_bfloat16" policy (bfloat16 compute, float32
+    variables) and the same weights: convolutions run on the CPU's bfloat16 units. The
+    served model and its file are untouched."""
+    import keras
+
+    config = model.get_config()
+    for layer in config["layers"]:
+        if layer["class_name"] != "InputLayer":
+            layer["config"]["dtype"] = "mixed_bfloat16"
+    copy = keras.Model.from_config(config)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def load_verified(
     model_path: str | Path,
     card_path: str | Path | None = None,
     *,
     threads: int | None = None,
     bfloat16: bool | None = None,
+    batch_bfloat16: bool | None = None,
 ) -> tuple[ServedModel, ModelCard]:
     """Load the model after checking it against its card (file present, SHA-256 equal).
 
@@ -184,7 +227,9 @@ def load_verified(
         )
     configure_threads(threads)
     configure_bfloat16(bfloat16)
-    return _build_served(model_path, card), card
+    if batch_bfloat16 is None:
+        batch_bfloat16 = os.environ.get(BATCH_BFLOAT16_ENV, "0") == "1"
+    return _build_served(model_path, card, batch_bfloat16=batch_bfloat16), card
 
 
 def _read_card(path: Path) -> ModelCard:
@@ -196,7 +241,7 @@ def _read_card(path: Path) -> ModelCard:
         raise ModelUnavailable(f"model card {path} is invalid: {exc}") from exc
 
 
-def _build_served(model_path: Path, card: ModelCard) -> ServedModel:
+def _build_served(model_path: Path, card: ModelCard, *, batch_bfloat16: bool) -> ServedModel:
     import keras
 
     try:
@@ -210,6 +255,12 @@ def _build_served(model_path: Path, card: ModelCard) -> ServedModel:
             f"({expected} -> {len(card.class_names)} classes)"
         )
     try:
-        return ServedModel(model, card.last_conv_layer, card.input_size, card.channels)
+        return ServedModel(
+            model,
+            card.last_conv_layer,
+            card.input_size,
+            card.channels,
+            batch_bfloat16=batch_bfloat16,
+        )
     except ValueError as exc:
         raise ModelUnavailable(f"cannot split model at {card.last_conv_layer!r}: {exc}") from exc
