@@ -27,6 +27,26 @@ BFLOAT16_ENV = "BRAINSCAN_TF_BFLOAT16"
 BATCH_BFLOAT16_ENV = "BRAINSCAN_TF_BATCH_BFLOAT16"
 
 
+def cpu_has_bfloat16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
+    """True where the CPU computes bfloat16 itself (AVX512-BF16 or AMX-BF16). Elsewhere
+    TensorFlow would emulate it, slower than float32, so "auto" leaves it off there."""
+    try:
+        words = set(Path(cpuinfo).read_text(encoding="ascii", errors="replace").split())
+    except OSError:
+        return False
+    return bool(words & {"avx512_bf16", "amx_bf16"})
+
+
+def batch_bfloat16_wanted(setting: str, cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
+    """BRAINSCAN_TF_BATCH_BFLOAT16: "1" on, "0" off, "auto" on where the CPU has bfloat16."""
+    value = setting.strip().lower()
+    if value == "auto":
+        return cpu_has_bfloat16(cpuinfo)
+    if value in ("0", "1"):
+        return value == "1"
+    raise ValueError(f"{BATCH_BFLOAT16_ENV} must be 0, 1 or auto, not {setting!r}")
+
+
 class ModelUnavailable(RuntimeError):
     """The model, its card or its gate statistics are missing, unreadable or do not match."""
 
@@ -228,7 +248,7 @@ def load_verified(
     configure_threads(threads)
     configure_bfloat16(bfloat16)
     if batch_bfloat16 is None:
-        batch_bfloat16 = os.environ.get(BATCH_BFLOAT16_ENV, "0") == "1"
+        batch_bfloat16 = batch_bfloat16_wanted(os.environ.get(BATCH_BFLOAT16_ENV, "0"))
     return _build_served(model_path, card, batch_bfloat16=batch_bfloat16), card
 
 

@@ -107,3 +107,19 @@ def test_bfloat16_batches_on_request_leave_the_single_path_alone(tmp_path_factor
         assert b.accepted == s.accepted
         for name, p in s.probabilities.items():
             assert b.probabilities[name] == pytest.approx(p, abs=0.02)
+
+
+def test_auto_bfloat16_batches_only_where_the_cpu_has_bfloat16(tmp_path):
+    from ml.serving.runtime import batch_bfloat16_wanted
+
+    with_bf16 = tmp_path / "zen4"
+    with_bf16.write_text("flags\t\t: fpu avx2 avx512f avx512_bf16 avx512_vnni\n")
+    without = tmp_path / "old"
+    without.write_text("flags\t\t: fpu avx2 avx512f\n")
+    assert batch_bfloat16_wanted("auto", with_bf16) is True
+    assert batch_bfloat16_wanted("auto", without) is False
+    assert batch_bfloat16_wanted("auto", tmp_path / "missing") is False
+    assert batch_bfloat16_wanted("1", without) is True
+    assert batch_bfloat16_wanted(" 0 ", with_bf16) is False
+    with pytest.raises(ValueError, match="0, 1 or auto"):
+        batch_bfloat16_wanted("yes", with_bf16)
