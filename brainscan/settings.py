@@ -331,6 +331,10 @@ PACS_MAX_KEY_IMAGES = env_int("PACS_MAX_KEY_IMAGES", 24)
 
 # --- The model -------------------------------------------------------------------------------
 MODEL_PATH = Path(os.getenv("MODEL_PATH", BASE_DIR / "ml" / "artifacts" / "brainscan.keras"))
+# A study's slices through the network body in bfloat16 (the head, Grad-CAM and every single
+# slice stay float32): "auto" (default) where the CPU computes bfloat16 itself, "1", "0".
+# Study-slice probabilities then differ from a single-slice analysis by up to ~0.008.
+TF_BATCH_BFLOAT16 = os.getenv("BRAINSCAN_TF_BATCH_BFLOAT16", "auto")
 # A prediction still RUNNING after this was claimed by a worker that died; it may be retried.
 PREDICTION_STALE_AFTER_SECONDS = env_int(
     "PREDICTION_STALE_AFTER_SECONDS", CELERY_TASK_TIME_LIMIT * 2
