@@ -62,7 +62,7 @@ class Scan(models.Model):
     upload_position = models.PositiveIntegerField(null=True, blank=True)
     uploaded_at = models.DateTimeField(default=timezone.now, db_index=True)
     image_purged_at = models.DateTimeField(null=True, blank=True)
-    # Not a field: the history page sets it (views._mark_earlier_uploads).
+    # Not a field: the history page sets it (views.scans._mark_earlier_uploads).
     earlier: Scan | None
 
     class Meta:

@@ -29,7 +29,7 @@ from accounts.http import AuthenticatedRequest
 from predictions.export import neutralise
 from predictions.files import private_file_response
 from predictions.filters import HistoryFilterForm
-from predictions.views import clinician_required
+from predictions.views.access import clinician_required, uploads_allowed
 from studies import services
 from studies.filters import filter_studies
 from studies.models import Study, StudySlice
@@ -61,7 +61,7 @@ def too_large(request: HttpRequest) -> bool:
 @csrf_exempt  # the CSRF check runs in _upload, after the upload handlers are set
 @clinician_required
 @require_http_methods(["GET", "POST"])
-def upload(request: AuthenticatedRequest) -> HttpResponse:
+def upload(request: AuthenticatedRequest) -> HttpResponseBase:
     # Every file goes to a temporary file on disk as it arrives (not to memory): a 100 MB
     # series streams through, and the reader opens one file at a time.
     request.upload_handlers = [TemporaryFileUploadHandler(request)]
@@ -69,9 +69,8 @@ def upload(request: AuthenticatedRequest) -> HttpResponse:
 
 
 @csrf_protect
+@uploads_allowed()
 def _upload(request: AuthenticatedRequest) -> HttpResponse:
-    if not request.user.can_analyze:
-        return render(request, "accounts/awaiting_approval.html", status=403)
     wants_json = "application/json" in request.headers.get("Accept", "")
     if request.method == "POST":
         if too_large(request):

@@ -1,27 +1,27 @@
-"""Pages for reviewers and admins: how the model in use does, and CSV exports for audit."""
+"""The CSV files: a clinician's filtered history, and for audit every reviewed case (reviewers)
+and every clinician's history (administrators)."""
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
-from functools import wraps
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpResponse, StreamingHttpResponse
-from django.http.response import HttpResponseBase
-from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from accounts.http import AuthenticatedRequest
+from predictions import services
 from predictions.export import csv_response, neutralise
-from predictions.models import Label, Prediction, Scan
-from predictions.reviews import CLASSES, models_in_use, reviewed
+from predictions.filters import HistoryFilterForm
+from predictions.models import Prediction, Scan
+from predictions.reviews import reviewed
+from predictions.views.access import clinician_required, reviewer_required
 
-View = Callable[..., HttpResponseBase]
 REVIEWED_HEADER = [
     "scan_id",
     "uploaded_at",
@@ -38,25 +38,24 @@ REVIEWED_HEADER = [
 ]
 
 
-def reviewer_required(view: View) -> View:
-    @login_required
-    @wraps(view)
-    def wrapper(request: AuthenticatedRequest, *args: object, **kwargs: object) -> HttpResponseBase:
-        if not request.user.is_reviewer:
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapper
-
-
-@reviewer_required
+@clinician_required
 @require_GET
-def model_in_use(request: AuthenticatedRequest) -> HttpResponse:
-    context = {
-        "models": models_in_use(),
-        "classes": [(name, Label(name).label) for name in CLASSES],
-    }
-    return render(request, "predictions/model_in_use.html", context)
+def export_csv(request: AuthenticatedRequest) -> HttpResponse | StreamingHttpResponse:
+    """Exactly the rows the dashboard lists for the same filters, as a streamed CSV file.
+
+    An invalid filter answers 400: exporting every row instead would not be what was asked.
+    """
+    form = HistoryFilterForm(request.GET)
+    if not form.is_valid():  # the history shows the same error beside the field
+        return HttpResponse(
+            f"Bad filter: {form.first_error()}\n",
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
+    scans = services.scans_for_user(request.user).filter(owner=request.user)
+    scans = form.apply(scans)
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    return csv_response(scans, f"brainscan-history-{stamp}.csv")
 
 
 @reviewer_required
