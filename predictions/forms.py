@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import UploadedFile
 
 from accounts.models import User
 from predictions.models import Scan
-from predictions.validation import (
+from predictions.uploads import (
     InvalidUpload,
     Limits,
     PixelBudget,

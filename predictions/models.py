@@ -23,6 +23,10 @@ class Label(models.TextChoices):
     PITUITARY = "pituitary", "Pituitary tumour"
 
 
+# The classes in the model's order (the model card's and every CSV's p_<class> columns).
+CLASSES: list[str] = list(Label.values)
+
+
 class Risk(models.TextChoices):
     LOW = "low", "Low"
     MEDIUM = "medium", "Medium"
@@ -104,7 +108,7 @@ class Prediction(models.Model):
     scan = models.OneToOneField(Scan, on_delete=models.CASCADE, related_name="prediction")
     # Copies of the scan's owner and upload time, which never change once a scan exists:
     # the history's counts and pages then read one narrow index of this table instead of
-    # joining every scan (filters.py). Filled from the scan by save(); bulk inserts set them.
+    # joining every scan (history.py). Filled from the scan by save(); bulk inserts set them.
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", editable=False
     )
@@ -151,7 +155,7 @@ class Prediction(models.Model):
     reviewed_at = models.DateTimeField(null=True, blank=True)
     # A blind read (a reviewer's option, User.blind_read): the class the reviewer saw before
     # the AI's answer was shown, beside the verdict given after it, so agreement can be
-    # measured both ways (reviews.ModelInUse).
+    # measured both ways (monitoring.ModelInUse).
     first_impression = models.CharField(max_length=12, choices=Label.choices, blank=True)
     first_impression_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -161,13 +165,13 @@ class Prediction(models.Model):
     class Meta:
         ordering = ("-created_at", "-id")
         indexes = [
-            # Covers every count of the history (filters.history_counts): grouped by class
+            # Covers every count of the history (history.history_counts): grouped by class
             # and risk, narrowed by status, review and dates, without reading a row.
             models.Index(
                 fields=["owner", "label", "risk", "status", "review_verdict", "uploaded_at"],
                 name="prediction_history_counts",
             ),
-            # The history's pages: newest first, ids only (filters.history_page).
+            # The history's pages: newest first, ids only (history.history_page).
             models.Index(fields=["owner", "uploaded_at", "scan"], name="prediction_owner_recent"),
             # "Reviewed since your last visit" (reviews.reviewed_since_last_visit): a range of
             # one clinician's review times, without reading their unreviewed rows.

@@ -15,10 +15,9 @@ from django.shortcuts import get_object_or_404
 
 from accounts.models import User
 from predictions.models import Prediction, Scan
-from predictions.privacy import delete_scan as delete_scan
 from predictions.storage import private_storage
 from predictions.tasks import enqueue_predictions
-from predictions.validation import ValidatedUpload
+from predictions.uploads import ValidatedUpload
 
 
 def scans_for_user(user: User) -> QuerySet[Scan]:

@@ -19,7 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from predictions.models import Prediction
-from predictions.privacy import purge_expired_images, purge_orphan_files
+from predictions.retention import purge_expired_images, purge_orphan_files
 from predictions.storage import private_storage
 
 if TYPE_CHECKING:

@@ -1,4 +1,4 @@
-"""The history's filters (predictions.filters.HistoryFilterForm) applied to studies, so the
+"""The history's filters (predictions.history.HistoryFilterForm) applied to studies, so the
 study list and its CSV hold the studies the same filters would pick among single slices."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import datetime as dt
 
 from django.db.models import Q, QuerySet
 
-from predictions.filters import HistoryFilterForm, ReviewStatus, _start_of
+from predictions.history import HistoryFilterForm, ReviewStatus, _start_of
 from studies.models import Study
 
 

@@ -140,7 +140,7 @@ def test_tasks_are_queued_only_after_the_commit(
     clinician, django_capture_on_commit_callbacks, monkeypatch
 ):
     from predictions.services import submit_scans
-    from predictions.validation import validate_upload
+    from predictions.uploads import validate_upload
 
     sent: list[int] = []
     monkeypatch.setattr("predictions.tasks.run_prediction.delay", sent.append)

@@ -15,8 +15,8 @@ from predictions.model_card import (
     operating_point_sentence,
     results_by_source,
 )
-from predictions.models import Label
-from predictions.reviews import CLASSES, models_in_use
+from predictions.models import CLASSES, Label
+from predictions.monitoring import models_in_use
 from predictions.views.access import reviewer_required
 
 

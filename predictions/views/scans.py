@@ -18,11 +18,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.http import AuthenticatedRequest
-from predictions import services
-from predictions.filters import SORTS, HistoryFilterForm, history_counts, history_page
+from predictions import retention, services
 from predictions.forms import ScanFileForm, ScanUploadForm
+from predictions.history import SORTS, HistoryFilterForm, history_counts, history_page
 from predictions.models import Prediction, Scan
-from predictions.results import result_context
+from predictions.presentation import result_context
 from predictions.reviews import reviewed_since_last_visit
 from predictions.views.access import clinician_required, upload_refused_json, uploads_allowed
 
@@ -55,24 +55,8 @@ def dashboard(request: AuthenticatedRequest) -> HttpResponse:
         "sort": sort,
         "unsorted": unsorted.urlencode(),
         "new_reviews": reviewed_since_last_visit(request.user),
-        **_studies_beside(request, form),
-    }
+    }  # the template adds the newest studies (studies.templatetags.study_history)
     return render(request, "predictions/dashboard.html", context)
-
-
-STUDIES_ON_DASHBOARD = 5
-
-
-def _studies_beside(request: AuthenticatedRequest, form: HistoryFilterForm) -> dict[str, object]:
-    """The newest of the clinician's studies that the same filters pick, for the history."""
-    from studies.filters import filter_studies
-    from studies.models import Study
-
-    studies = filter_studies(form, Study.objects.filter(owner=request.user))
-    return {
-        "studies": list(studies.order_by("-uploaded_at", "-pk")[:STUDIES_ON_DASHBOARD]),
-        "studies_total": studies.count(),
-    }
 
 
 @clinician_required
@@ -249,7 +233,7 @@ def delete_scan(request: AuthenticatedRequest, scan_id: int) -> HttpResponse:
     if scan.owner_id != request.user.pk:
         raise PermissionDenied("Only the clinician who uploaded a scan can delete it.")
     if request.method == "POST":
-        services.delete_scan(request.user, scan)
+        retention.delete_scan(request.user, scan)
         messages.success(
             request, f"Scan {scan_id} was deleted, with its slice, heatmap and result."
         )
