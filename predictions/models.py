@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -31,6 +32,82 @@ class Risk(models.TextChoices):
     LOW = "low", "Low"
     MEDIUM = "medium", "Medium"
     HIGH = "high", "High"
+
+
+class AnalysisJob(models.Model):
+    """What a scan's prediction and a whole study (studies.Study) share: a status that one
+    worker claims with one conditional UPDATE, a cap on attempts, and an outcome written only
+    while the row is still running, so a duplicate message never runs or overwrites anything."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Queued"
+        RUNNING = "running", "Analysing"
+        DONE = "done", "Done"
+        REJECTED = "rejected", "Rejected"  # the input gate refused it (a study: every slice)
+        FAILED = "failed", "Failed"
+
+    FINISHED = (Status.DONE, Status.REJECTED, Status.FAILED)
+
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    def claim(self, *, stale_after: timedelta, max_attempts: int) -> bool:
+        """Take this row for one worker with one conditional UPDATE.
+
+        Succeeds for a PENDING row, or a RUNNING row whose worker died (claimed longer ago
+        than `stale_after`). A row that has used up `max_attempts` is marked failed instead,
+        so an input that kills its worker cannot loop forever.
+        """
+        now = timezone.now()
+        claimable = Q(status=self.Status.PENDING) | Q(
+            status=self.Status.RUNNING, started_at__lt=now - stale_after
+        )
+        rows = type(self)._default_manager.filter(claimable, pk=self.pk)
+        claimed = rows.filter(attempts__lt=max_attempts).update(
+            status=self.Status.RUNNING, started_at=now, attempts=F("attempts") + 1
+        )
+        if not claimed:  # finished, taken by a live worker, or out of attempts
+            rows.filter(attempts__gte=max_attempts).update(
+                status=self.Status.FAILED,
+                finished_at=now,
+                error=f"Analysis stopped after {max_attempts} attempts that did not finish.",
+            )
+        self._reload()
+        return claimed == 1
+
+    def _reload(self) -> None:
+        """Refresh from the row, if it still exists: a clinician may delete it mid-analysis."""
+        with contextlib.suppress(ObjectDoesNotExist):
+            self.refresh_from_db()
+
+    def release(self) -> None:
+        """Give a claimed row back to the queue (for a retry after a transient error)."""
+        type(self)._default_manager.filter(pk=self.pk, status=self.Status.RUNNING).update(
+            status=self.Status.PENDING, started_at=None
+        )
+
+    def finish(self, **fields: Any) -> bool:
+        """Write the outcome only if this row is still running: a duplicate never overwrites."""
+        fields.setdefault("finished_at", timezone.now())
+        rows = type(self)._default_manager.filter(pk=self.pk, status=self.Status.RUNNING)
+        updated = rows.update(**fields)
+        self._reload()
+        return updated == 1
+
+    def mark_failed(self, error: str) -> bool:
+        return self.finish(status=self.Status.FAILED, error=error[:2000])
 
 
 def scan_upload_to(scan: Scan, filename: str) -> str:
@@ -91,19 +168,10 @@ class Scan(models.Model):
         return f"{self.upload_position}.{self.frame_index + 1}"
 
 
-class Prediction(models.Model):
-    class Status(models.TextChoices):
-        PENDING = "pending", "Queued"
-        RUNNING = "running", "Analysing"
-        DONE = "done", "Done"
-        REJECTED = "rejected", "Rejected"
-        FAILED = "failed", "Failed"
-
+class Prediction(AnalysisJob):
     class Verdict(models.TextChoices):
         AGREE = "agree", "Agrees with the AI"
         CORRECTED = "corrected", "Corrected"
-
-    FINISHED = (Status.DONE, Status.REJECTED, Status.FAILED)
 
     scan = models.OneToOneField(Scan, on_delete=models.CASCADE, related_name="prediction")
     # Copies of the scan's owner and upload time, which never change once a scan exists:
@@ -113,14 +181,7 @@ class Prediction(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", editable=False
     )
     uploaded_at = models.DateTimeField(editable=False)
-    status = models.CharField(
-        max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
-    )
-    attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    error = models.TextField(blank=True)
 
     label = models.CharField(max_length=12, choices=Label.choices, blank=True, db_index=True)
     confidence = models.FloatField(null=True, blank=True)
@@ -188,63 +249,14 @@ class Prediction(models.Model):
         super().save(*args, **kwargs)
 
     @property
-    def is_finished(self) -> bool:
-        return self.status in self.FINISHED
-
-    @property
     def true_label(self) -> str:
         """The reviewer's class: the AI's when they agreed, their correction otherwise."""
         if self.review_verdict == self.Verdict.AGREE:
             return self.label
         return self.review_label
 
-    def claim(self, *, stale_after: timedelta, max_attempts: int) -> bool:
-        """Take this prediction for one worker with one conditional UPDATE.
-
-        Succeeds for a PENDING row, or a RUNNING row whose worker died (claimed longer ago
-        than `stale_after`). A row that has used up `max_attempts` is marked failed instead,
-        so a scan that kills its worker cannot loop forever.
-        """
-        now = timezone.now()
-        claimable = Q(status=self.Status.PENDING) | Q(
-            status=self.Status.RUNNING, started_at__lt=now - stale_after
-        )
-        rows = Prediction.objects.filter(claimable, pk=self.pk)
-        claimed = rows.filter(attempts__lt=max_attempts).update(
-            status=self.Status.RUNNING, started_at=now, attempts=F("attempts") + 1
-        )
-        if not claimed:  # finished, taken by a live worker, or out of attempts
-            rows.filter(attempts__gte=max_attempts).update(
-                status=self.Status.FAILED,
-                finished_at=now,
-                error=f"Analysis stopped after {max_attempts} attempts that did not finish.",
-            )
-        self._reload()
-        return claimed == 1
-
-    def _reload(self) -> None:
-        """Refresh from the row, if it still exists: a clinician may delete a scan mid-analysis."""
-        with contextlib.suppress(Prediction.DoesNotExist):
-            self.refresh_from_db()
-
-    def release(self) -> None:
-        """Give a claimed prediction back to the queue (for a retry after a transient error)."""
-        Prediction.objects.filter(pk=self.pk, status=self.Status.RUNNING).update(
-            status=self.Status.PENDING, started_at=None
-        )
-
-    def _finish(self, **fields: Any) -> bool:
-        """Write the outcome only if this row is still running: a duplicate never overwrites."""
-        fields.setdefault("finished_at", timezone.now())
-        updated = Prediction.objects.filter(pk=self.pk, status=self.Status.RUNNING).update(**fields)
-        self._reload()
-        return updated == 1
-
-    def mark_failed(self, error: str) -> bool:
-        return self._finish(status=self.Status.FAILED, error=error[:2000])
-
     def mark_rejected(self, analysis: Analysis) -> bool:
-        return self._finish(
+        return self.finish(
             status=self.Status.REJECTED,
             error=analysis.gate_reason,
             gate_accepted=False,
@@ -255,7 +267,7 @@ class Prediction(models.Model):
         )
 
     def mark_done(self, analysis: Analysis, *, heatmap_name: str, overlay_name: str) -> bool:
-        return self._finish(
+        return self.finish(
             status=self.Status.DONE,
             error="",
             label=analysis.label,

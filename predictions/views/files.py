@@ -5,6 +5,7 @@ the stored format."""
 from __future__ import annotations
 
 import io
+from typing import Literal
 
 from django.http import FileResponse, Http404, HttpResponse
 from django.views.decorators.http import require_GET
@@ -28,19 +29,21 @@ def scan_image(request: AuthenticatedRequest, scan_id: int) -> FileResponse:
 @clinician_required
 @require_GET
 def overlay_image(request: AuthenticatedRequest, scan_id: int) -> FileResponse:
-    scan = services.get_scan_for_user(request.user, scan_id)
-    return private_file_response(
-        scan.prediction.overlay, "image/png", f"scan-{scan.pk}-gradcam-overlay.png"
-    )
+    return _gradcam_image(request, scan_id, "overlay")
 
 
 @clinician_required
 @require_GET
 def heatmap_image(request: AuthenticatedRequest, scan_id: int) -> FileResponse:
+    return _gradcam_image(request, scan_id, "heatmap")
+
+
+def _gradcam_image(
+    request: AuthenticatedRequest, scan_id: int, kind: Literal["overlay", "heatmap"]
+) -> FileResponse:
     scan = services.get_scan_for_user(request.user, scan_id)
-    return private_file_response(
-        scan.prediction.heatmap, "image/png", f"scan-{scan.pk}-gradcam-heatmap.png"
-    )
+    field = scan.prediction.overlay if kind == "overlay" else scan.prediction.heatmap
+    return private_file_response(field, "image/png", f"scan-{scan.pk}-gradcam-{kind}.png")
 
 
 @clinician_required
