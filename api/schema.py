@@ -41,6 +41,62 @@ ERRORS = {
     "403": _error("The account is not approved as a clinician."),
     "429": _error("Too many requests with this token; retry after `Retry-After` seconds."),
 }
+
+
+def _image_get(operation: str, summary: str, missing: str) -> dict[str, Any]:
+    """The GET of an image endpoint: the image, or 404 saying what is `missing`."""
+    return {
+        "operationId": operation,
+        "summary": summary,
+        "responses": {"200": _image(summary), "404": _error(missing), **ERRORS},
+    }
+
+
+def _wait(description: str) -> dict[str, Any]:
+    """The `wait` query parameter of a submission: seconds to wait for the result."""
+    return {
+        "name": "wait",
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_WAIT_SECONDS},
+    }
+
+
+def _multipart(name: str, upload: dict[str, Any], case_reference: dict[str, Any]) -> dict[str, Any]:
+    """A submission's body: the upload field `name` (required) and an optional case reference."""
+    return {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": [name],
+                    "properties": {name: upload, "case_reference": case_reference},
+                }
+            }
+        },
+    }
+
+
+def _submitted(
+    content: dict[str, Any], accepted: str, invalid: str, too_large: str
+) -> dict[str, Any]:
+    """A submission's answers: the result within `wait`, or 202 and where to poll; errors."""
+    return {
+        "200": {"description": "Finished within `wait` seconds.", "content": content},
+        "202": {
+            "description": accepted,
+            "headers": {"Location": {"schema": URL}},
+            "content": content,
+        },
+        "400": _error(invalid),
+        **ERRORS,
+        "413": _error(too_large),
+        "415": _error("The body is not multipart/form-data."),
+    }
+
+
 SCAN_ID = {
     "name": "scan_id",
     "in": "path",
@@ -288,47 +344,23 @@ STUDY_PATHS: dict[str, Any] = {
         "post": {
             "operationId": "submitStudy",
             "summary": "Submit a whole study: DICOM files, one .zip, or a NIfTI volume",
-            "parameters": [
+            "parameters": [_wait("Seconds to wait for the study result before answering.")],
+            "requestBody": _multipart(
+                "files",
                 {
-                    "name": "wait",
-                    "in": "query",
-                    "required": False,
-                    "description": "Seconds to wait for the study result before answering.",
-                    "schema": {"type": "integer", "minimum": 0, "maximum": MAX_WAIT_SECONDS},
-                }
-            ],
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "multipart/form-data": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["files"],
-                            "properties": {
-                                "files": {
-                                    "type": "array",
-                                    "items": {"type": "string", "format": "binary"},
-                                    "description": "Repeated: the DICOM files of a folder; "
-                                    "or one .zip; or one .nii / .nii.gz.",
-                                },
-                                "case_reference": {"type": "string", "maxLength": 100},
-                            },
-                        }
-                    }
+                    "type": "array",
+                    "items": {"type": "string", "format": "binary"},
+                    "description": "Repeated: the DICOM files of a folder; "
+                    "or one .zip; or one .nii / .nii.gz.",
                 },
-            },
-            "responses": {
-                "200": {"description": "Finished within `wait` seconds.", "content": STUDY},
-                "202": {
-                    "description": "Accepted; poll `status_url`.",
-                    "headers": {"Location": {"schema": URL}},
-                    "content": STUDY,
-                },
-                "400": _error("Nothing in the upload can be analysed, or a bad parameter."),
-                **ERRORS,
-                "413": _error("Over a study limit (bytes, voxels)."),
-                "415": _error("The body is not multipart/form-data."),
-            },
+                {"type": "string", "maxLength": 100},
+            ),
+            "responses": _submitted(
+                STUDY,
+                "Accepted; poll `status_url`.",
+                "Nothing in the upload can be analysed, or a bad parameter.",
+                "Over a study limit (bytes, voxels).",
+            ),
         },
     },
     "/api/studies/{study_id}": {
@@ -381,15 +413,9 @@ STUDY_PATHS: dict[str, Any] = {
                     "schema": {"type": "integer", "minimum": 0, "format": "int64"},
                 },
             ],
-            "get": {
-                "operationId": operation,
-                "summary": summary,
-                "responses": {
-                    "200": _image(summary),
-                    "404": _error("No such study or slice of yours, or no such image (yet)."),
-                    **ERRORS,
-                },
-            },
+            "get": _image_get(
+                operation, summary, "No such study or slice of yours, or no such image (yet)."
+            ),
         }
         for name, operation, summary in (
             ("image.png", "getStudySliceImage", "The slice as analysed (8-bit PNG)"),
@@ -418,50 +444,30 @@ SCHEMA: dict[str, Any] = {
                 "operationId": "analyze",
                 "summary": "Submit one slice for analysis",
                 "parameters": [
-                    {
-                        "name": "wait",
-                        "in": "query",
-                        "required": False,
-                        "description": "Seconds to wait for the result before answering "
-                        "(the server may cap it lower).",
-                        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_WAIT_SECONDS},
-                    }
+                    _wait(
+                        "Seconds to wait for the result before answering "
+                        "(the server may cap it lower)."
+                    )
                 ],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "multipart/form-data": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["image"],
-                                "properties": {
-                                    "image": {
-                                        "type": "string",
-                                        "format": "binary",
-                                        "description": "JPEG, PNG, WEBP, TIFF or DICOM; one slice.",
-                                    },
-                                    "case_reference": {
-                                        "type": "string",
-                                        "maxLength": 100,
-                                        "description": "Your own reference; never a patient name.",
-                                    },
-                                },
-                            }
-                        }
+                "requestBody": _multipart(
+                    "image",
+                    {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "JPEG, PNG, WEBP, TIFF or DICOM; one slice.",
                     },
-                },
-                "responses": {
-                    "200": {"description": "Finished within `wait` seconds.", "content": RESULT},
-                    "202": {
-                        "description": "Accepted; poll `status_url` for the result.",
-                        "headers": {"Location": {"schema": URL}},
-                        "content": RESULT,
+                    {
+                        "type": "string",
+                        "maxLength": 100,
+                        "description": "Your own reference; never a patient name.",
                     },
-                    "400": _error("Not an image we can analyse, or a bad parameter."),
-                    **ERRORS,
-                    "413": _error("The image is larger than the upload limit."),
-                    "415": _error("The body is not multipart/form-data."),
-                },
+                ),
+                "responses": _submitted(
+                    RESULT,
+                    "Accepted; poll `status_url` for the result.",
+                    "Not an image we can analyse, or a bad parameter.",
+                    "The image is larger than the upload limit.",
+                ),
             }
         },
         "/api/scans": {
@@ -514,15 +520,9 @@ SCHEMA: dict[str, Any] = {
         **{
             f"/api/scans/{{scan_id}}/{path}": {
                 "parameters": [SCAN_ID],
-                "get": {
-                    "operationId": operation,
-                    "summary": summary,
-                    "responses": {
-                        "200": _image(summary),
-                        "404": _error("No such scan of yours, or no such image (yet)."),
-                        **ERRORS,
-                    },
-                },
+                "get": _image_get(
+                    operation, summary, "No such scan of yours, or no such image (yet)."
+                ),
             }
             for path, operation, summary in (
                 ("image", "getScanImage", "The uploaded slice, as stored"),
@@ -557,19 +557,7 @@ SCHEMA: dict[str, Any] = {
             "SliceResult": SLICE_RESULT,
             "StudyPage": _page_of("StudyResult"),
             "SlicePage": _page_of("SliceResult"),
-            "ScanPage": {
-                "type": "object",
-                "required": ["count", "results"],
-                "properties": {
-                    "count": {"type": "integer"},
-                    "next": _nullable(URL),
-                    "previous": _nullable(URL),
-                    "results": {
-                        "type": "array",
-                        "items": {"$ref": "#/components/schemas/ScanResult"},
-                    },
-                },
-            },
+            "ScanPage": _page_of("ScanResult"),
         },
     },
 }

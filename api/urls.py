@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path, re_path
 
-from api import studies, views, web
+from api import studies, token_pages, views
 from api.schema import SchemaView
 
 app_name = "api"
@@ -28,7 +28,7 @@ urlpatterns = [
         name="study-slice-heatmap",
     ),
     # Token management for signed-in people (session and CSRF, like every other page).
-    path("tokens/new", web.create_token, name="token-create"),
-    path("tokens/<int:token_id>/revoke", web.revoke_token, name="token-revoke"),
+    path("tokens/new", token_pages.create_token, name="token-create"),
+    path("tokens/<int:token_id>/revoke", token_pages.revoke_token, name="token-revoke"),
     re_path(r"^.*$", views.NotFoundView.as_view(), name="not-found"),
 ]

@@ -31,13 +31,13 @@ from rest_framework.views import APIView
 from api.authentication import TokenAuthentication, TokenRequest
 from api.exceptions import BadImage, PayloadTooLarge, api_exception_handler
 from api.permissions import IsApprovedClinician
-from api.results import scan_result
+from api.serializers import scan_result
 from api.throttling import TokenRateThrottle
-from predictions import services
+from predictions import retention, services
 from predictions.files import private_file_response
 from predictions.forms import read_and_validate
 from predictions.models import Prediction, Scan
-from predictions.validation import InvalidUpload
+from predictions.uploads import InvalidUpload
 from studies.models import Study
 
 MAX_WAIT_SECONDS = 30
@@ -184,7 +184,7 @@ class ScanDetailView(TokenAPIView):
         return Response(scan_result(get_own_scan(request, scan_id), request))
 
     def delete(self, request: TokenRequest, scan_id: int) -> Response:
-        services.delete_scan(request.user, get_own_scan(request, scan_id))
+        retention.delete_scan(request.user, get_own_scan(request, scan_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -221,7 +221,7 @@ CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30
 # that is down or hung (15 s at worst, measured: a publish on a pooled connection waits out
 # socket_timeout, then the one retry reconnects twice, each handshake waiting it out too): its
 # rows stay PENDING and the recovery sweep queues them once Redis is back
-# (predictions.services.enqueue_predictions).
+# (predictions.tasks.enqueue_predictions).
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": CELERY_TASK_TIME_LIMIT * 3,
     "socket_connect_timeout": 2,
@@ -244,11 +244,11 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Periodic work, run by `celery -A brainscan beat` (one beat process per deployment).
 CELERY_BEAT_SCHEDULE = {
     "purge-expired-images": {
-        "task": "predictions.tasks.purge_expired_images",
+        "task": "predictions.tasks.run_retention_purge",
         "schedule": 3600.0,  # hourly; a no-op unless SCAN_RETENTION_DAYS is set
     },
     "purge-orphan-files": {
-        "task": "predictions.tasks.purge_orphan_files",
+        "task": "predictions.tasks.run_orphan_purge",
         "schedule": 86400.0,  # daily: files no row refers to, e.g. from a killed worker
     },
 }
@@ -360,7 +360,7 @@ CELERY_BEAT_SCHEDULE["purge-return-identifiers"] = {
     "schedule": 3600.0,
 }
 CELERY_BEAT_SCHEDULE["requeue-stuck-predictions"] = {
-    "task": "predictions.tasks.requeue_stuck_predictions",
+    "task": "predictions.tasks.run_recovery_sweep",
     "schedule": float(PREDICTION_SWEEP_SECONDS),
 }
 

@@ -27,10 +27,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from accounts.models import User
-from predictions.models import Label, Prediction
-from predictions.results import BROWSER_IMAGE_TYPES, probability_text
+from predictions.models import CLASSES, Label, Prediction
+from predictions.presentation import BROWSER_IMAGE_TYPES, probability_text
 from predictions.reviews import (
-    CLASSES,
     QUEUE_ORDERS,
     ReviewError,
     blind_read_pending,

@@ -8,6 +8,6 @@ class PredictionsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from predictions.privacy import connect_file_cleanup
+        from predictions.files import connect_file_cleanup
 
         connect_file_cleanup()

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 
-from predictions.validation import (
+from accounts.models import User
+from predictions.models import Scan
+from predictions.uploads import (
     InvalidUpload,
     Limits,
     PixelBudget,
@@ -72,6 +75,36 @@ class ScanUploadForm(forms.Form):
                 f"{settings.MAX_FILES_PER_UPLOAD} at once."
             )
         return validated
+
+
+class ScanFileForm(ScanUploadForm):
+    """One file of an upload page submission; `batch` joins it to the files sent before."""
+
+    batch = forms.UUIDField(label="Batch")
+    # The file's place among the files chosen on the page (1 for the first): the batch page
+    # and the CSV number slices by it, since parallel requests arrive in any order.
+    position = forms.IntegerField(label="Position", required=False, min_value=1, max_value=100_000)
+    # Sent after the page warned that this file was uploaded before and the user went on.
+    allow_duplicate = forms.BooleanField(label="Upload again", required=False)
+
+    def __init__(self, owner: User, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.owner = owner
+
+    def clean_images(self) -> list[ValidatedUpload]:
+        files = self.cleaned_data["images"]
+        if len(files) != 1:
+            raise forms.ValidationError("Send exactly one file per request.")
+        try:
+            return read_and_validate_slices(files[0])
+        except InvalidUpload as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+    def clean_batch(self) -> uuid.UUID:
+        batch = self.cleaned_data["batch"]
+        if Scan.objects.filter(batch=batch).exclude(owner=self.owner).exists():
+            raise forms.ValidationError("This batch belongs to another account; reload the page.")
+        return batch
 
 
 def pixel_budget() -> PixelBudget:

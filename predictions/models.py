@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -23,10 +24,90 @@ class Label(models.TextChoices):
     PITUITARY = "pituitary", "Pituitary tumour"
 
 
+# The classes in the model's order (the model card's and every CSV's p_<class> columns).
+CLASSES: list[str] = list(Label.values)
+
+
 class Risk(models.TextChoices):
     LOW = "low", "Low"
     MEDIUM = "medium", "Medium"
     HIGH = "high", "High"
+
+
+class AnalysisJob(models.Model):
+    """What a scan's prediction and a whole study (studies.Study) share: a status that one
+    worker claims with one conditional UPDATE, a cap on attempts, and an outcome written only
+    while the row is still running, so a duplicate message never runs or overwrites anything."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Queued"
+        RUNNING = "running", "Analysing"
+        DONE = "done", "Done"
+        REJECTED = "rejected", "Rejected"  # the input gate refused it (a study: every slice)
+        FAILED = "failed", "Failed"
+
+    FINISHED = (Status.DONE, Status.REJECTED, Status.FAILED)
+
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    def claim(self, *, stale_after: timedelta, max_attempts: int) -> bool:
+        """Take this row for one worker with one conditional UPDATE.
+
+        Succeeds for a PENDING row, or a RUNNING row whose worker died (claimed longer ago
+        than `stale_after`). A row that has used up `max_attempts` is marked failed instead,
+        so an input that kills its worker cannot loop forever.
+        """
+        now = timezone.now()
+        claimable = Q(status=self.Status.PENDING) | Q(
+            status=self.Status.RUNNING, started_at__lt=now - stale_after
+        )
+        rows = type(self)._default_manager.filter(claimable, pk=self.pk)
+        claimed = rows.filter(attempts__lt=max_attempts).update(
+            status=self.Status.RUNNING, started_at=now, attempts=F("attempts") + 1
+        )
+        if not claimed:  # finished, taken by a live worker, or out of attempts
+            rows.filter(attempts__gte=max_attempts).update(
+                status=self.Status.FAILED,
+                finished_at=now,
+                error=f"Analysis stopped after {max_attempts} attempts that did not finish.",
+            )
+        self._reload()
+        return claimed == 1
+
+    def _reload(self) -> None:
+        """Refresh from the row, if it still exists: a clinician may delete it mid-analysis."""
+        with contextlib.suppress(ObjectDoesNotExist):
+            self.refresh_from_db()
+
+    def release(self) -> None:
+        """Give a claimed row back to the queue (for a retry after a transient error)."""
+        type(self)._default_manager.filter(pk=self.pk, status=self.Status.RUNNING).update(
+            status=self.Status.PENDING, started_at=None
+        )
+
+    def finish(self, **fields: Any) -> bool:
+        """Write the outcome only if this row is still running: a duplicate never overwrites."""
+        fields.setdefault("finished_at", timezone.now())
+        rows = type(self)._default_manager.filter(pk=self.pk, status=self.Status.RUNNING)
+        updated = rows.update(**fields)
+        self._reload()
+        return updated == 1
+
+    def mark_failed(self, error: str) -> bool:
+        return self.finish(status=self.Status.FAILED, error=error[:2000])
 
 
 def scan_upload_to(scan: Scan, filename: str) -> str:
@@ -62,7 +143,7 @@ class Scan(models.Model):
     upload_position = models.PositiveIntegerField(null=True, blank=True)
     uploaded_at = models.DateTimeField(default=timezone.now, db_index=True)
     image_purged_at = models.DateTimeField(null=True, blank=True)
-    # Not a field: the history page sets it (views._mark_earlier_uploads).
+    # Not a field: the history page sets it (views.scans._mark_earlier_uploads).
     earlier: Scan | None
 
     class Meta:
@@ -87,36 +168,20 @@ class Scan(models.Model):
         return f"{self.upload_position}.{self.frame_index + 1}"
 
 
-class Prediction(models.Model):
-    class Status(models.TextChoices):
-        PENDING = "pending", "Queued"
-        RUNNING = "running", "Analysing"
-        DONE = "done", "Done"
-        REJECTED = "rejected", "Rejected"
-        FAILED = "failed", "Failed"
-
+class Prediction(AnalysisJob):
     class Verdict(models.TextChoices):
         AGREE = "agree", "Agrees with the AI"
         CORRECTED = "corrected", "Corrected"
 
-    FINISHED = (Status.DONE, Status.REJECTED, Status.FAILED)
-
     scan = models.OneToOneField(Scan, on_delete=models.CASCADE, related_name="prediction")
     # Copies of the scan's owner and upload time, which never change once a scan exists:
     # the history's counts and pages then read one narrow index of this table instead of
-    # joining every scan (filters.py). Filled from the scan by save(); bulk inserts set them.
+    # joining every scan (history.py). Filled from the scan by save(); bulk inserts set them.
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", editable=False
     )
     uploaded_at = models.DateTimeField(editable=False)
-    status = models.CharField(
-        max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
-    )
-    attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    error = models.TextField(blank=True)
 
     label = models.CharField(max_length=12, choices=Label.choices, blank=True, db_index=True)
     confidence = models.FloatField(null=True, blank=True)
@@ -151,7 +216,7 @@ class Prediction(models.Model):
     reviewed_at = models.DateTimeField(null=True, blank=True)
     # A blind read (a reviewer's option, User.blind_read): the class the reviewer saw before
     # the AI's answer was shown, beside the verdict given after it, so agreement can be
-    # measured both ways (reviews.ModelInUse).
+    # measured both ways (monitoring.ModelInUse).
     first_impression = models.CharField(max_length=12, choices=Label.choices, blank=True)
     first_impression_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -161,13 +226,13 @@ class Prediction(models.Model):
     class Meta:
         ordering = ("-created_at", "-id")
         indexes = [
-            # Covers every count of the history (filters.history_counts): grouped by class
+            # Covers every count of the history (history.history_counts): grouped by class
             # and risk, narrowed by status, review and dates, without reading a row.
             models.Index(
                 fields=["owner", "label", "risk", "status", "review_verdict", "uploaded_at"],
                 name="prediction_history_counts",
             ),
-            # The history's pages: newest first, ids only (filters.history_page).
+            # The history's pages: newest first, ids only (history.history_page).
             models.Index(fields=["owner", "uploaded_at", "scan"], name="prediction_owner_recent"),
             # "Reviewed since your last visit" (reviews.reviewed_since_last_visit): a range of
             # one clinician's review times, without reading their unreviewed rows.
@@ -184,63 +249,14 @@ class Prediction(models.Model):
         super().save(*args, **kwargs)
 
     @property
-    def is_finished(self) -> bool:
-        return self.status in self.FINISHED
-
-    @property
     def true_label(self) -> str:
         """The reviewer's class: the AI's when they agreed, their correction otherwise."""
         if self.review_verdict == self.Verdict.AGREE:
             return self.label
         return self.review_label
 
-    def claim(self, *, stale_after: timedelta, max_attempts: int) -> bool:
-        """Take this prediction for one worker with one conditional UPDATE.
-
-        Succeeds for a PENDING row, or a RUNNING row whose worker died (claimed longer ago
-        than `stale_after`). A row that has used up `max_attempts` is marked failed instead,
-        so a scan that kills its worker cannot loop forever.
-        """
-        now = timezone.now()
-        claimable = Q(status=self.Status.PENDING) | Q(
-            status=self.Status.RUNNING, started_at__lt=now - stale_after
-        )
-        rows = Prediction.objects.filter(claimable, pk=self.pk)
-        claimed = rows.filter(attempts__lt=max_attempts).update(
-            status=self.Status.RUNNING, started_at=now, attempts=F("attempts") + 1
-        )
-        if not claimed:  # finished, taken by a live worker, or out of attempts
-            rows.filter(attempts__gte=max_attempts).update(
-                status=self.Status.FAILED,
-                finished_at=now,
-                error=f"Analysis stopped after {max_attempts} attempts that did not finish.",
-            )
-        self._reload()
-        return claimed == 1
-
-    def _reload(self) -> None:
-        """Refresh from the row, if it still exists: a clinician may delete a scan mid-analysis."""
-        with contextlib.suppress(Prediction.DoesNotExist):
-            self.refresh_from_db()
-
-    def release(self) -> None:
-        """Give a claimed prediction back to the queue (for a retry after a transient error)."""
-        Prediction.objects.filter(pk=self.pk, status=self.Status.RUNNING).update(
-            status=self.Status.PENDING, started_at=None
-        )
-
-    def _finish(self, **fields: Any) -> bool:
-        """Write the outcome only if this row is still running: a duplicate never overwrites."""
-        fields.setdefault("finished_at", timezone.now())
-        updated = Prediction.objects.filter(pk=self.pk, status=self.Status.RUNNING).update(**fields)
-        self._reload()
-        return updated == 1
-
-    def mark_failed(self, error: str) -> bool:
-        return self._finish(status=self.Status.FAILED, error=error[:2000])
-
     def mark_rejected(self, analysis: Analysis) -> bool:
-        return self._finish(
+        return self.finish(
             status=self.Status.REJECTED,
             error=analysis.gate_reason,
             gate_accepted=False,
@@ -251,7 +267,7 @@ class Prediction(models.Model):
         )
 
     def mark_done(self, analysis: Analysis, *, heatmap_name: str, overlay_name: str) -> bool:
-        return self._finish(
+        return self.finish(
             status=self.Status.DONE,
             error="",
             label=analysis.label,

@@ -1,30 +1,23 @@
-"""Workflows that views, tasks and commands share."""
+"""Workflows that views, the API and commands share: who sees which scan, and submitting
+uploads. Tasks sit below: services queue work through predictions.tasks, never the reverse."""
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Iterable
-from datetime import timedelta
 from functools import partial
 
-from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 
 from accounts.models import User
 from predictions.models import Prediction, Scan
-from predictions.privacy import delete_scan as delete_scan
-from predictions.privacy import purge_expired_images as purge_expired_images
-from predictions.privacy import purge_orphan_files as purge_orphan_files
 from predictions.storage import private_storage
-from predictions.validation import ValidatedUpload
-
-logger = logging.getLogger(__name__)
+from predictions.tasks import enqueue_predictions
+from predictions.uploads import ValidatedUpload
 
 
 def scans_for_user(user: User) -> QuerySet[Scan]:
@@ -111,53 +104,3 @@ def earlier_upload(
     if before is not None:
         scans = scans.filter(pk__lt=before)
     return scans.order_by("pk").first()
-
-
-def enqueue_prediction(prediction_id: int) -> bool:
-    """Send the task; if the broker is down the row stays PENDING for the recovery sweep."""
-    from predictions.tasks import run_prediction
-
-    try:
-        run_prediction.delay(prediction_id)
-    except Exception as exc:  # kombu raises several types for an unreachable broker
-        logger.warning(
-            "prediction %s: could not reach the task queue (%s); the recovery sweep will queue it",
-            prediction_id,
-            type(exc).__name__,
-        )
-        return False
-    return True
-
-
-def enqueue_predictions(prediction_ids: list[int]) -> int:
-    """Send the tasks in order; stop at the first broker failure and return how many were sent.
-
-    Each failed send waits out the broker timeouts, so an upload of a hundred files while Redis
-    hangs would otherwise wait a hundred times; the rest stay PENDING for the recovery sweep.
-    """
-    for sent, prediction_id in enumerate(prediction_ids):
-        if not enqueue_prediction(prediction_id):
-            return sent
-    return len(prediction_ids)
-
-
-def requeue_stuck_predictions(*, pending_after: timedelta | None = None) -> int:
-    """Queue again every prediction whose message may have been lost.
-
-    The database is the source of truth: a PENDING row older than `pending_after` (the broker
-    lost it, or it was never sent) or a RUNNING row past the stale limit (its worker died) is
-    sent again. `Prediction.claim` makes any duplicate delivery harmless.
-    """
-    now = timezone.now()
-    if pending_after is None:
-        pending_after = timedelta(seconds=settings.PREDICTION_REQUEUE_PENDING_AFTER_SECONDS)
-    stale = timedelta(seconds=settings.PREDICTION_STALE_AFTER_SECONDS)
-    stuck = Prediction.objects.filter(
-        Q(status=Prediction.Status.PENDING, created_at__lte=now - pending_after)
-        | Q(status=Prediction.Status.RUNNING, started_at__lt=now - stale)
-    ).values_list("pk", flat=True)
-    ids = list(stuck)
-    sent = enqueue_predictions(ids)
-    if ids:
-        logger.info("recovery sweep queued %d of %d stuck prediction(s) again", sent, len(ids))
-    return sent

@@ -2,7 +2,7 @@
 
 Files live under settings.PRIVATE_MEDIA_ROOT, outside STATIC_ROOT and MEDIA_ROOT, and have no
 URL: `url()` raises, so a template that writes `{{ scan.image.url }}` fails loudly instead of
-publishing a patient's scan. Views in predictions.views serve them after an access check.
+publishing a patient's scan. Views in predictions.views.files serve them after an access check.
 """
 
 from __future__ import annotations

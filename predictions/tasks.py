@@ -1,4 +1,6 @@
-"""The one bridge between Django and ml/: the worker loads the engine and stores its results."""
+"""The one bridge between Django and ml/ and the app's queue: the worker loads the engine and
+stores its results; enqueue and the recovery sweep send the messages; the purge tasks run
+retention. Services call down into this module (enqueue), never the reverse."""
 
 from __future__ import annotations
 
@@ -13,8 +15,11 @@ from celery.signals import worker_ready
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import DatabaseError, close_old_connections
+from django.db.models import Q
+from django.utils import timezone
 
 from predictions.models import Prediction
+from predictions.retention import purge_expired_images, purge_orphan_files
 from predictions.storage import private_storage
 
 if TYPE_CHECKING:
@@ -119,30 +124,73 @@ def _store(prediction: Prediction, analysis: Analysis) -> None:
                 private_storage.delete(name)
 
 
+def enqueue_prediction(prediction_id: int) -> bool:
+    """Send the task; if the broker is down the row stays PENDING for the recovery sweep."""
+    try:
+        run_prediction.delay(prediction_id)
+    except Exception as exc:  # kombu raises several types for an unreachable broker
+        logger.warning(
+            "prediction %s: could not reach the task queue (%s); the recovery sweep will queue it",
+            prediction_id,
+            type(exc).__name__,
+        )
+        return False
+    return True
+
+
+def enqueue_predictions(prediction_ids: list[int]) -> int:
+    """Send the tasks in order; stop at the first broker failure and return how many were sent.
+
+    Each failed send waits out the broker timeouts, so an upload of a hundred files while Redis
+    hangs would otherwise wait a hundred times; the rest stay PENDING for the recovery sweep.
+    """
+    for sent, prediction_id in enumerate(prediction_ids):
+        if not enqueue_prediction(prediction_id):
+            return sent
+    return len(prediction_ids)
+
+
+def requeue_stuck_predictions(*, pending_after: timedelta | None = None) -> int:
+    """Queue again every prediction whose message may have been lost.
+
+    The database is the source of truth: a PENDING row older than `pending_after` (the broker
+    lost it, or it was never sent) or a RUNNING row past the stale limit (its worker died) is
+    sent again. `Prediction.claim` makes any duplicate delivery harmless.
+    """
+    now = timezone.now()
+    if pending_after is None:
+        pending_after = timedelta(seconds=settings.PREDICTION_REQUEUE_PENDING_AFTER_SECONDS)
+    stale = timedelta(seconds=settings.PREDICTION_STALE_AFTER_SECONDS)
+    stuck = Prediction.objects.filter(
+        Q(status=Prediction.Status.PENDING, created_at__lte=now - pending_after)
+        | Q(status=Prediction.Status.RUNNING, started_at__lt=now - stale)
+    ).values_list("pk", flat=True)
+    ids = list(stuck)
+    sent = enqueue_predictions(ids)
+    if ids:
+        logger.info("recovery sweep queued %d of %d stuck prediction(s) again", sent, len(ids))
+    return sent
+
+
 @shared_task
-def requeue_stuck_predictions() -> int:
-    from predictions.services import requeue_stuck_predictions as sweep
-
-    return sweep()
+def run_recovery_sweep() -> int:
+    """The recovery sweep (beat, every PREDICTION_SWEEP_SECONDS, and each worker at start)."""
+    return requeue_stuck_predictions()
 
 
 @shared_task
-def purge_expired_images() -> int:
+def run_retention_purge() -> int:
     """Retention, run hourly by Celery beat (CELERY_BEAT_SCHEDULE); a no-op when it is off."""
-    from predictions.privacy import purge_expired_images as purge
-
-    return purge()
+    return purge_expired_images()
 
 
 @shared_task
-def purge_orphan_files() -> int:
+def run_orphan_purge() -> int:
     """Files no row refers to (a worker killed mid-write); run daily by Celery beat."""
-    from predictions.privacy import purge_orphan_files as purge
-
-    return purge()
+    return purge_orphan_files()
 
 
 @worker_ready.connect
 def _sweep_on_worker_start(**_: object) -> None:
     """A restarted worker (or Redis) may have lost messages: queue the stuck rows again."""
-    requeue_stuck_predictions.delay()
+    run_recovery_sweep.delay()

@@ -8,28 +8,18 @@ study rule over its slices (ml.study).
 
 from __future__ import annotations
 
-import contextlib
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
 from django.utils import timezone
 
-from predictions.models import Label, Risk
+from predictions.models import AnalysisJob, Label, Risk
 from predictions.storage import private_storage
 
 
-class Study(models.Model):
-    class Status(models.TextChoices):
-        PENDING = "pending", "Queued"
-        RUNNING = "running", "Analysing"
-        DONE = "done", "Done"
-        REJECTED = "rejected", "Rejected"  # no slice passed the input check
-        FAILED = "failed", "Failed"
-
-    FINISHED = (Status.DONE, Status.REJECTED, Status.FAILED)
+class Study(AnalysisJob):
+    """Its status, claim, release and outcome are a prediction's (AnalysisJob)."""
 
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="studies"
@@ -42,13 +32,6 @@ class Study(models.Model):
     # Files that could not be read, by their number in the upload: [{"file": "3", "error": ...}]
     file_errors = models.JSONField(default=list, blank=True)
 
-    status = models.CharField(
-        max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
-    )
-    attempts = models.PositiveSmallIntegerField(default=0)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    error = models.TextField(blank=True)
     slices_total = models.PositiveIntegerField(default=0)
     slices_analysed = models.PositiveIntegerField(default=0)
 
@@ -72,30 +55,6 @@ class Study(models.Model):
     def __str__(self) -> str:
         return f"Study {self.pk} ({self.status})"
 
-    @property
-    def is_finished(self) -> bool:
-        return self.status in self.FINISHED
-
-    def claim(self, *, stale_after: timedelta, max_attempts: int) -> bool:
-        """One conditional UPDATE, as `Prediction.claim`: PENDING, or RUNNING past the stale
-        limit (its worker died); out of attempts, the study is marked failed instead."""
-        now = timezone.now()
-        claimable = Q(status=self.Status.PENDING) | Q(
-            status=self.Status.RUNNING, started_at__lt=now - stale_after
-        )
-        rows = Study.objects.filter(claimable, pk=self.pk)
-        claimed = rows.filter(attempts__lt=max_attempts).update(
-            status=self.Status.RUNNING, started_at=now, attempts=F("attempts") + 1
-        )
-        if not claimed:
-            rows.filter(attempts__gte=max_attempts).update(
-                status=self.Status.FAILED,
-                finished_at=now,
-                error=f"Analysis stopped after {max_attempts} attempts that did not finish.",
-            )
-        self._reload()
-        return claimed == 1
-
     def heartbeat(self) -> None:
         """A long study renews its claim after every batch, so it is not taken for dead."""
         Study.objects.filter(pk=self.pk, status=self.Status.RUNNING).update(
@@ -105,28 +64,15 @@ class Study(models.Model):
             .count(),
         )
 
-    def release(self) -> None:
-        Study.objects.filter(pk=self.pk, status=self.Status.RUNNING).update(
-            status=self.Status.PENDING, started_at=None
-        )
-
     def finish(self, **fields: Any) -> bool:
-        """Write the outcome only if still running: a duplicate delivery never overwrites."""
+        """AnalysisJob.finish, and the first (only) time it writes, `study_finished` is sent
+        (pacs sends the results back on it). mark_failed goes through here too."""
         from studies.signals import study_finished
 
-        fields.setdefault("finished_at", timezone.now())
-        updated = Study.objects.filter(pk=self.pk, status=self.Status.RUNNING).update(**fields)
-        self._reload()
-        if updated == 1:
+        finished = super().finish(**fields)
+        if finished:
             study_finished.send(sender=Study, study=self)
-        return updated == 1
-
-    def mark_failed(self, error: str) -> bool:
-        return self.finish(status=self.Status.FAILED, error=error[:2000])
-
-    def _reload(self) -> None:
-        with contextlib.suppress(Study.DoesNotExist):
-            self.refresh_from_db()
+        return finished
 
 
 class Series(models.Model):

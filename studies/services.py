@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 from django.conf import settings
@@ -17,6 +17,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import User
+from predictions.signals import retention_due, stored_files_referenced
 from predictions.storage import private_storage
 from studies.models import Series, Study, StudySlice
 from studies.reading import Limits, StudyRead, read_study
@@ -182,8 +183,22 @@ def purge_expired_study_images(*, days: int, now=None) -> int:
 
 
 def connect_file_cleanup() -> None:
-    """Every way a slice row goes (this service, the admin, a cascade) takes its files."""
+    """Every way a slice row goes (this service, the admin, a cascade) takes its files; the
+    scans' retention and orphan sweep (predictions.retention) cover the studies' files too."""
     pre_delete.connect(_slice_files_follow, sender=StudySlice, dispatch_uid="studies.slice_files")
+    retention_due.connect(_purge_on_retention, dispatch_uid="studies.retention")
+    stored_files_referenced.connect(_slice_file_names, dispatch_uid="studies.slice_file_names")
+
+
+def _purge_on_retention(sender: object, *, days: int, now: datetime, **_: object) -> int:
+    return purge_expired_study_images(days=days, now=now)
+
+
+def _slice_file_names(sender: object, **_: object) -> set[str]:
+    names: set[str] = set()
+    for field in ("image", "heatmap"):
+        names.update(StudySlice.objects.exclude(**{field: ""}).values_list(field, flat=True))
+    return names
 
 
 def _slice_files_follow(sender: type[StudySlice], instance: StudySlice, **_: object) -> None:

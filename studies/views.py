@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from django import forms
@@ -17,19 +16,17 @@ from django.http import (
     HttpResponse,
     HttpResponseBase,
     JsonResponse,
-    StreamingHttpResponse,
 )
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.http import AuthenticatedRequest
-from predictions.export import neutralise
+from predictions.export import chunked, csv_response, iso, stamp, stream_csv
 from predictions.files import private_file_response
-from predictions.filters import HistoryFilterForm
-from predictions.views import clinician_required
+from predictions.history import HistoryFilterForm
+from predictions.views.access import clinician_required, uploads_allowed
 from studies import services
 from studies.filters import filter_studies
 from studies.models import Study, StudySlice
@@ -38,6 +35,7 @@ from studies.reading import StudyRefused
 
 MULTIPART_OVERHEAD = 256 * 1024
 PAGE_SIZE = 25
+STREAM_PAGE = 500  # studies per block of the streamed CSV (and per query)
 
 
 class StudyUploadForm(forms.Form):
@@ -61,7 +59,7 @@ def too_large(request: HttpRequest) -> bool:
 @csrf_exempt  # the CSRF check runs in _upload, after the upload handlers are set
 @clinician_required
 @require_http_methods(["GET", "POST"])
-def upload(request: AuthenticatedRequest) -> HttpResponse:
+def upload(request: AuthenticatedRequest) -> HttpResponseBase:
     # Every file goes to a temporary file on disk as it arrives (not to memory): a 100 MB
     # series streams through, and the reader opens one file at a time.
     request.upload_handlers = [TemporaryFileUploadHandler(request)]
@@ -69,9 +67,8 @@ def upload(request: AuthenticatedRequest) -> HttpResponse:
 
 
 @csrf_protect
+@uploads_allowed()
 def _upload(request: AuthenticatedRequest) -> HttpResponse:
-    if not request.user.can_analyze:
-        return render(request, "accounts/awaiting_approval.html", status=403)
     wants_json = "application/json" in request.headers.get("Accept", "")
     if request.method == "POST":
         if too_large(request):
@@ -208,7 +205,7 @@ STUDY_COLUMNS = [
 def slices_csv(request: AuthenticatedRequest, study_id: int) -> HttpResponseBase:
     study = services.get_study_for_user(request.user, study_id)
     flagged, driving = set(study.flagged_slices), set(study.driving_slices)
-    rows: list[list[object]] = [list(SLICE_COLUMNS)]
+    rows: list[list[object]] = []
     for s in study.slices.select_related("series").order_by("index"):
         p = s.probabilities or {}
         rows.append(
@@ -232,7 +229,9 @@ def slices_csv(request: AuthenticatedRequest, study_id: int) -> HttpResponseBase
                 s.gate_reason,
             ]  # fmt: skip
         )
-    return _csv(rows, f"brainscan-study-{study.pk}-slices.csv")
+    return csv_response(
+        stream_csv(SLICE_COLUMNS, [rows]), f"brainscan-study-{study.pk}-slices.csv", stream=False
+    )
 
 
 @clinician_required
@@ -251,53 +250,21 @@ def export_csv(request: AuthenticatedRequest) -> HttpResponseBase:
     )
 
     def rows() -> Iterator[list[object]]:  # streamed, a page of studies at a time
-        yield list(STUDY_COLUMNS)
-        for study in studies.prefetch_related("series").iterator(chunk_size=500):
+        for study in studies.prefetch_related("series").iterator(chunk_size=STREAM_PAGE):
             series = list(study.series.all())
             yield [
-                study.pk, timezone.localtime(study.uploaded_at).isoformat(timespec="seconds"),
+                study.pk, iso(study.uploaded_at),
                 study.case_reference, study.status, study.label, study.tumour_probability,
                 study.risk, study.slices_total, study.slices_analysed,
                 " ".join(str(i) for i in study.flagged_slices), len(series),
                 sum(1 for s in series if s.skipped_reason), len(study.file_errors),
                 study.source_format, study.model_version, (study.rule or {}).get("description", ""),
-                timezone.localtime(study.finished_at).isoformat(timespec="seconds") if study.finished_at else "",
+                iso(study.finished_at),
                 study.error,
             ]  # fmt: skip
 
-    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    return _csv(rows(), f"brainscan-studies-{stamp}.csv", stream=True)
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _cell(value: object) -> str:
-    """Numbers as numbers (6 decimals), text with a formula guard (predictions.export)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return f"{value:.6f}"
-    if isinstance(value, int):
-        return str(value)
-    return neutralise(str(value))
-
-
-def _csv(rows: Iterable[list[object]], filename: str, *, stream: bool = False) -> HttpResponseBase:
-    writer = csv.writer(_Echo())
-    lines = (writer.writerow([_cell(v) for v in row]).encode("utf-8") for row in rows)
-    response: HttpResponseBase
-    if stream:
-        response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
-    else:
-        response = HttpResponse(b"".join(lines), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response["Cache-Control"] = "private, no-store"
-    return response
+    pages = chunked(rows(), STREAM_PAGE)
+    return csv_response(stream_csv(STUDY_COLUMNS, pages), f"brainscan-studies-{stamp()}.csv")
 
 
 @clinician_required

@@ -6,7 +6,7 @@ from django import template
 from django.urls import reverse
 
 from predictions.models import Scan
-from predictions.results import BROWSER_IMAGE_TYPES, probability_text
+from predictions.presentation import BROWSER_IMAGE_TYPES, probability_text
 
 register = template.Library()
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from predictions.models import Prediction
-from predictions.services import requeue_stuck_predictions
+from predictions.tasks import requeue_stuck_predictions
 from predictions.tests.factories import PredictionFactory
 from predictions.tests.images import png_bytes
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from predictions.models import Prediction
 from predictions.tests.history import make_scan
-from predictions.views import PAGE_SIZE
+from predictions.views.scans import PAGE_SIZE
 
 pytestmark = pytest.mark.django_db
 DASHBOARD = reverse("predictions:dashboard")

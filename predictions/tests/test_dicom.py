@@ -21,7 +21,7 @@ from predictions.tests.dicom_files import (
     with_encapsulated_pixels,
     with_text_in_numeric_tags,
 )
-from predictions.validation import (
+from predictions.uploads import (
     DEFAULT_MAX_DICOM_FRAMES,
     InvalidUpload,
     Limits,

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image, PngImagePlugin
 
 from predictions.tests.images import mri_like
-from predictions.validation import Limits, validate_upload
+from predictions.uploads import Limits, validate_upload
 
 MARKER = "MARKER-PATIENT-DOE-4411"
 LIMITS: Limits = {"max_bytes": 10**7, "max_pixels": 10**7}

@@ -14,10 +14,10 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from predictions import services
+from predictions import retention, services
 from predictions.models import Prediction, Scan
 from predictions.tests.images import png_bytes
-from predictions.validation import validate_upload
+from predictions.uploads import validate_upload
 
 pytestmark = pytest.mark.django_db
 
@@ -58,7 +58,7 @@ def test_deleting_a_scan_removes_its_rows_and_its_three_files(
     assert all(p.is_file() for p in files)
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.delete_scan(clinician, scan)
+        retention.delete_scan(clinician, scan)
 
     assert not Scan.objects.filter(pk=scan.pk).exists()
     assert not Prediction.objects.filter(scan_id=scan.pk).exists()
@@ -74,7 +74,7 @@ def test_a_rolled_back_deletion_keeps_the_files(
 
     def delete_then_fail() -> None:
         with transaction.atomic():
-            services.delete_scan(clinician, scan)
+            retention.delete_scan(clinician, scan)
             raise RuntimeError("something later in the same transaction failed")
 
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError):
@@ -101,7 +101,7 @@ def test_only_the_owner_can_delete_a_scan(reviewer, analysed, private_root):
     scan = analysed()
 
     with pytest.raises(PermissionDenied):
-        services.delete_scan(reviewer, scan)
+        retention.delete_scan(reviewer, scan)
 
     assert Scan.objects.filter(pk=scan.pk).exists()
 
@@ -158,7 +158,7 @@ def test_other_clinicians_get_404_and_reviewers_403_and_nothing_is_deleted(
 def test_purge_deletes_old_images_but_keeps_the_result_row(analysed, private_root):
     old, recent = analysed(age_days=31), analysed(age_days=29)
 
-    purged = services.purge_expired_images(days=30)
+    purged = retention.purge_expired_images(days=30)
 
     old.refresh_from_db()
     old.prediction.refresh_from_db()
@@ -181,7 +181,7 @@ def test_purged_files_are_gone_from_disk_after_the_commit(
     old_files = paths(old, private_root)
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.purge_expired_images(days=30)
+        retention.purge_expired_images(days=30)
 
     assert not any(p.exists() for p in old_files)
     assert all_files(private_root) == set(paths(recent, private_root))
@@ -192,8 +192,8 @@ def test_purge_is_idempotent_and_waits_for_unfinished_analyses(analysed, clinici
     pending = analysed(age_days=40)
     Prediction.objects.filter(scan=pending).update(status=Prediction.Status.PENDING)
 
-    assert services.purge_expired_images(days=30) == 1
-    assert services.purge_expired_images(days=30) == 0
+    assert retention.purge_expired_images(days=30) == 1
+    assert retention.purge_expired_images(days=30) == 0
     pending.refresh_from_db()
     assert pending.image_purged_at is None
     assert pending.image
@@ -203,7 +203,7 @@ def test_retention_is_off_by_default(analysed, settings):
     settings.SCAN_RETENTION_DAYS = 0
     scan = analysed(age_days=10_000)
 
-    assert services.purge_expired_images() == 0
+    assert retention.purge_expired_images() == 0
     scan.refresh_from_db()
     assert scan.image_purged_at is None
 
@@ -232,21 +232,21 @@ def test_purgeimages_command_says_when_retention_is_off(analysed, settings):
 
 def test_celery_beat_runs_the_purge_task(analysed, settings):
     from brainscan.celery import app
-    from predictions.tasks import purge_expired_images
+    from predictions.tasks import run_retention_purge
 
     entry = settings.CELERY_BEAT_SCHEDULE["purge-expired-images"]
-    assert entry["task"] == purge_expired_images.name
+    assert entry["task"] == run_retention_purge.name
     assert entry["task"] in app.tasks
     assert settings.CELERY_BEAT_SCHEDULE["purge-orphan-files"]["task"] in app.tasks
     settings.SCAN_RETENTION_DAYS = 7
     analysed(age_days=8)
 
-    assert purge_expired_images() == 1
+    assert run_retention_purge() == 1
 
 
 def test_pages_of_a_purged_scan_say_so_instead_of_failing(clinician_client, analysed):
     scan = analysed(age_days=100)
-    services.purge_expired_images(days=30)
+    retention.purge_expired_images(days=30)
 
     detail = clinician_client.get(reverse("predictions:detail", args=[scan.pk]))
 
@@ -266,11 +266,11 @@ def test_a_purged_scan_can_still_be_deleted(
     clinician, analysed, django_capture_on_commit_callbacks
 ):
     scan = analysed(age_days=100)
-    services.purge_expired_images(days=30)
+    retention.purge_expired_images(days=30)
     scan.refresh_from_db()
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.delete_scan(clinician, scan)
+        retention.delete_scan(clinician, scan)
 
     assert not Scan.objects.filter(pk=scan.pk).exists()
 
@@ -291,7 +291,7 @@ def test_orphan_files_older_than_the_grace_period_are_removed(analysed, private_
     for path in (*kept, orphan, outside):
         os.utime(path, (two_hours_ago, two_hours_ago))
 
-    assert services.purge_orphan_files() == 1
+    assert retention.purge_orphan_files() == 1
 
     assert not orphan.exists()
     assert all_files(private_root) == kept | {fresh, outside}

@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from predictions.models import Prediction
-from predictions.services import requeue_stuck_predictions
+from predictions.tasks import requeue_stuck_predictions
 from predictions.tests.factories import PredictionFactory
 
 pytestmark = pytest.mark.django_db

@@ -267,7 +267,7 @@ def test_an_unfamiliar_image_says_its_result_is_less_reliable(
     from rest_framework.request import Request
     from rest_framework.test import APIRequestFactory
 
-    from api.results import scan_result
+    from api.serializers import scan_result
 
     request = Request(APIRequestFactory().get("/api/scans/1"))
     answer = scan_result(flagged, request)
@@ -373,7 +373,7 @@ def test_the_history_caps_the_displayed_confidence_too(clinician, clinician_clie
     ],
 )
 def test_probability_text_caps_at_both_ends(value, text):
-    from predictions.results import probability_text
+    from predictions.presentation import probability_text
 
     assert probability_text(value).replace("\N{NO-BREAK SPACE}", " ") == text
 

@@ -16,9 +16,9 @@ from accounts.models import User
 from accounts.roles import approve_clinician
 from accounts.tests.factories import make_reviewer_user
 from predictions.models import Prediction
+from predictions.monitoring import models_in_use
 from predictions.reviews import (
     ReviewError,
-    models_in_use,
     next_in_queue,
     record_first_impression,
     record_review,

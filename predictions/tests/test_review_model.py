@@ -12,7 +12,8 @@ from django.urls import reverse
 from accounts.models import User
 from accounts.tests.factories import PASSWORD
 from predictions.models import Prediction
-from predictions.reviews import models_in_use, record_review
+from predictions.monitoring import models_in_use
+from predictions.reviews import record_review
 from predictions.tests.factories import PredictionFactory
 
 pytestmark = pytest.mark.django_db

@@ -140,7 +140,7 @@ def test_tasks_are_queued_only_after_the_commit(
     clinician, django_capture_on_commit_callbacks, monkeypatch
 ):
     from predictions.services import submit_scans
-    from predictions.validation import validate_upload
+    from predictions.uploads import validate_upload
 
     sent: list[int] = []
     monkeypatch.setattr("predictions.tasks.run_prediction.delay", sent.append)
@@ -158,7 +158,7 @@ def test_tasks_are_queued_only_after_the_commit(
 def test_unreachable_broker_leaves_the_row_pending_for_the_sweep(clinician, monkeypatch):
     from kombu.exceptions import OperationalError
 
-    from predictions.services import enqueue_prediction
+    from predictions.tasks import enqueue_prediction
     from predictions.tests.factories import PredictionFactory
 
     def broker_down(prediction_id):

@@ -61,7 +61,34 @@
     });
   }
 
+  /* A drop zone for files (the upload pages): marked .dragging while files are held over it,
+   * `onDrop(event)` called with the drop. A file dropped next to the zone must not make the
+   * browser leave the page to open it. */
+  function dropZone(zone, onDrop) {
+    ["dragenter", "dragover"].forEach(function (name) {
+      zone.addEventListener(name, function (event) {
+        event.preventDefault();
+        zone.classList.add("dragging");
+      });
+    });
+    ["dragleave", "dragend", "drop"].forEach(function (name) {
+      zone.addEventListener(name, function () {
+        zone.classList.remove("dragging");
+      });
+    });
+    ["dragover", "drop"].forEach(function (name) {
+      window.addEventListener(name, function (event) {
+        if (!zone.contains(event.target)) event.preventDefault();
+      });
+    });
+    zone.addEventListener("drop", function (event) {
+      event.preventDefault();
+      onDrop(event);
+    });
+  }
+
   window.BrainscanDom = {
+    dropZone: dropZone,
     getJson: getJson,
     rememberFileName: rememberFileName,
     fileName: fileName,

@@ -57,16 +57,7 @@
     });
   }
 
-  ["dragenter", "dragover"].forEach(function (name) {
-    zone.addEventListener(name, function (event) {
-      event.preventDefault();
-      zone.classList.add("dragging");
-    });
-  });
-  zone.addEventListener("dragleave", function () { zone.classList.remove("dragging"); });
-  zone.addEventListener("drop", function (event) {
-    event.preventDefault();
-    zone.classList.remove("dragging");
+  BrainscanDom.dropZone(zone, function (event) {
     var items = event.dataTransfer.items;
     var entries = items ? Array.prototype.map.call(items, function (item) {
       return item.webkitGetAsEntry ? item.webkitGetAsEntry() : null;

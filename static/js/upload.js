@@ -54,25 +54,7 @@
     input.value = ""; // choosing the same file again must fire "change" again
   });
 
-  ["dragenter", "dragover"].forEach(function (name) {
-    dropzone.addEventListener(name, function (event) {
-      event.preventDefault();
-      dropzone.classList.add("dragging");
-    });
-  });
-  ["dragleave", "dragend", "drop"].forEach(function (name) {
-    dropzone.addEventListener(name, function () {
-      dropzone.classList.remove("dragging");
-    });
-  });
-  // A file dropped next to the zone must not make the browser leave the page to open it.
-  ["dragover", "drop"].forEach(function (name) {
-    window.addEventListener(name, function (event) {
-      if (!dropzone.contains(event.target)) event.preventDefault();
-    });
-  });
-  dropzone.addEventListener("drop", function (event) {
-    event.preventDefault();
+  BrainscanDom.dropZone(dropzone, function (event) {
     if (event.dataTransfer && event.dataTransfer.files) addFiles(event.dataTransfer.files);
   });
 

@@ -168,7 +168,7 @@ def test_orphan_purge_removes_a_dead_workers_study_file_and_keeps_the_studys(
     import os
     import time as clock
 
-    from predictions.privacy import purge_orphan_files
+    from predictions.retention import purge_orphan_files
 
     study = make_study(clinician, monkeypatch, series_files("axial", slices=4, spacing=6.0))
     run_study(study.pk)

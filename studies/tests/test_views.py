@@ -219,7 +219,7 @@ def test_retention_purges_study_images_and_keeps_the_results(
 
     from django.utils import timezone
 
-    from predictions.privacy import purge_expired_images
+    from predictions.retention import purge_expired_images
 
     Study.objects.filter(pk=uploaded.pk).update(uploaded_at=timezone.now() - timedelta(days=40))
     with django_capture_on_commit_callbacks(execute=True):

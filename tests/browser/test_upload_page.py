@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts.tests.factories import make_clinician
-from predictions import views_workspace
+from predictions import forms as upload_forms
 from tests.browser.axe import csp_watch, violations
 from tests.browser.scans import png, slice_array
 from tests.browser.test_workspace import signed_in_context
@@ -54,13 +54,13 @@ def test_the_upload_page_counts_explains_and_guards(
 
     # The server holds each file until the test lets it go: between "sent" and "answered".
     go_on = threading.Event()
-    check = views_workspace.read_and_validate_slices
+    check = upload_forms.read_and_validate_slices
 
     def slow_check(upload):
         go_on.wait(timeout=30)
         return check(upload)
 
-    monkeypatch.setattr(views_workspace, "read_and_validate_slices", slow_check)
+    monkeypatch.setattr(upload_forms, "read_and_validate_slices", slow_check)
     page.get_by_role("button", name="Upload and analyse 3 slices").click()
     checking = page.locator(".file-item[data-state=checking] .file-state")
     expect(checking.first).to_have_text("Sent; the server is checking the file…")

@@ -126,7 +126,7 @@ def queue(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Stand in for the broker: the test plays the worker, so the page has time to show
     "Queued" before the results arrive. The engine is the fake above."""
     sent: list[int] = []
-    monkeypatch.setattr("predictions.services.enqueue_prediction", sent.append)
+    monkeypatch.setattr("predictions.tasks.enqueue_prediction", sent.append)
     engine = FakeColourAwareEngine()
     monkeypatch.setattr("predictions.tasks._engine", lambda: engine)
     return sent

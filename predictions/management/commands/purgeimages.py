@@ -5,7 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from predictions.services import purge_expired_images, purge_orphan_files
+from predictions.retention import purge_expired_images, purge_orphan_files
 
 
 class Command(BaseCommand):

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from predictions.services import requeue_stuck_predictions
+from predictions.tasks import requeue_stuck_predictions
 
 
 class Command(BaseCommand):

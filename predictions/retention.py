@@ -1,29 +1,29 @@
-"""Privacy controls: a clinician deletes a scan; images older than the retention period go.
+"""Retention: a clinician deletes a scan; images older than the retention period go; files no
+row refers to go.
 
 Both remove files only once the database change is committed (`transaction.on_commit`): a
-rolled-back deletion keeps its images, and a committed one leaves no file behind. Deletion
-removes files from `pre_delete` receivers, so every way a row can go (this service, the
-admin, a cascade, the shell) takes its files along. The audit app records a deletion from
-the `post_delete` signal with ids only, never the image. Re-exported by
-predictions.services, where views, the API and tasks call them.
+rolled-back deletion keeps its images, and a committed one leaves no file behind. Deleting a
+row takes its files through the `pre_delete` receivers of predictions.files, whatever deletes
+it. The audit app records a deletion from the `post_delete` signal with ids only, never the
+image.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from functools import partial
 from pathlib import Path
+from typing import cast
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models.signals import pre_delete
 from django.utils import timezone
 
 from accounts.models import User
+from predictions.files import delete_after_commit, stored_file_names
 from predictions.models import Prediction, Scan
-from predictions.storage import private_storage
+from predictions.signals import retention_due, stored_files_referenced
 
 logger = logging.getLogger(__name__)
 PURGE_CHUNK = 500
@@ -67,9 +67,8 @@ def purge_expired_images(*, days: int | None = None, now: datetime | None = None
         purged += _purge(chunk, now)
     if purged:
         logger.info("retention: purged the images of %d scan(s) older than %d days", purged, days)
-    from studies.services import purge_expired_study_images  # studies builds on predictions
-
-    studies = purge_expired_study_images(days=days, now=now)
+    # Studies follow the same rule; studies builds on predictions, so it answers a signal.
+    studies = sum(cast(int, n) for _, n in retention_due.send(sender=Scan, days=days, now=now))
     if studies:
         logger.info(
             "retention: purged the images of %d stud(ies) older than %d days", studies, days
@@ -102,40 +101,12 @@ def purge_orphan_files(*, older_than: timedelta = ORPHAN_GRACE, now: datetime | 
 
 
 def _referenced_names() -> set[str]:
-    from studies.models import StudySlice  # studies builds on predictions, not the reverse
-
     names = set(Scan.objects.exclude(image="").values_list("image", flat=True))
     for field in ("heatmap", "overlay"):
         names.update(Prediction.objects.exclude(**{field: ""}).values_list(field, flat=True))
-    for field in ("image", "heatmap"):
-        names.update(StudySlice.objects.exclude(**{field: ""}).values_list(field, flat=True))
+    for _, more in stored_files_referenced.send(sender=Scan):  # the studies' slice files
+        names.update(cast(set[str], more))
     return names
-
-
-def connect_file_cleanup() -> None:
-    """Called from PredictionsConfig.ready()."""
-    pre_delete.connect(_scan_file_follows, sender=Scan, dispatch_uid="privacy.scan_file")
-    pre_delete.connect(_result_files_follow, sender=Prediction, dispatch_uid="privacy.result_files")
-
-
-def _scan_file_follows(sender: type[Scan], instance: Scan, **_: object) -> None:
-    _delete_after_commit([instance.image.name] if instance.image.name else [])
-
-
-def _result_files_follow(sender: type[Prediction], instance: Prediction, **_: object) -> None:
-    _delete_after_commit([f.name for f in (instance.heatmap, instance.overlay) if f.name])
-
-
-def _delete_after_commit(names: list[str]) -> None:
-    if names:
-        transaction.on_commit(partial(_delete_files, names), robust=True)
-
-
-def stored_file_names(scan: Scan) -> list[str]:
-    """Names in private storage that belong to `scan`: its slice and its result images."""
-    prediction = getattr(scan, "prediction", None)
-    fields = [scan.image] + ([prediction.heatmap, prediction.overlay] if prediction else [])
-    return [field.name for field in fields if field and field.name]
 
 
 def _purge(scans: list[Scan], now: datetime) -> int:
@@ -146,10 +117,5 @@ def _purge(scans: list[Scan], now: datetime) -> int:
             image="", image_purged_at=now
         )
         Prediction.objects.filter(scan_id__in=ids).update(heatmap="", overlay="")
-        transaction.on_commit(partial(_delete_files, names), robust=True)
+        delete_after_commit(names)
     return count
-
-
-def _delete_files(names: list[str]) -> None:
-    for name in names:
-        private_storage.delete(name)  # a file already gone is fine

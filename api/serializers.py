@@ -9,7 +9,7 @@ from django.urls import reverse
 from rest_framework.request import Request
 
 from predictions.models import Prediction, Scan
-from predictions.results import UNFAMILIAR_NOTE
+from predictions.presentation import UNFAMILIAR_NOTE
 
 
 def scan_result(scan: Scan, request: Request) -> dict[str, Any]:

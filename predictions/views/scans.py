@@ -1,42 +1,32 @@
+"""The clinician's scans: the history (dashboard), uploads (the form and the page's one-file
+requests), a batch, a result and its status, and deleting a scan."""
+
 from __future__ import annotations
 
+import dataclasses
 import uuid
-from collections.abc import Callable
-from functools import wraps
 
+from django import forms
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import F
-from django.http import FileResponse, Http404, HttpResponse, JsonResponse
-from django.http.response import HttpResponseBase
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.http import AuthenticatedRequest
-from predictions import services
-from predictions.files import private_file_response
-from predictions.filters import SORTS, HistoryFilterForm, history_counts, history_page
-from predictions.forms import ScanUploadForm
+from predictions import retention, services
+from predictions.forms import ScanFileForm, ScanUploadForm
+from predictions.history import SORTS, HistoryFilterForm, history_counts, history_page
 from predictions.models import Prediction, Scan
-from predictions.results import result_context
+from predictions.presentation import result_context
 from predictions.reviews import reviewed_since_last_visit
+from predictions.views.access import clinician_required, upload_refused_json, uploads_allowed
 
-View = Callable[..., HttpResponseBase]
 PAGE_SIZE = 25
-
-
-def clinician_required(view: View) -> View:
-    """Signed in, and approved to analyse scans; otherwise a kind explanation (403)."""
-
-    @login_required
-    @wraps(view)
-    def wrapper(request: AuthenticatedRequest, *args: object, **kwargs: object) -> HttpResponseBase:
-        if not (request.user.can_analyze or request.user.is_reviewer):
-            return render(request, "accounts/awaiting_approval.html", status=403)
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 @clinician_required
@@ -65,30 +55,13 @@ def dashboard(request: AuthenticatedRequest) -> HttpResponse:
         "sort": sort,
         "unsorted": unsorted.urlencode(),
         "new_reviews": reviewed_since_last_visit(request.user),
-        **_studies_beside(request, form),
-    }
+    }  # the template adds the newest studies (studies.templatetags.study_history)
     return render(request, "predictions/dashboard.html", context)
 
 
-STUDIES_ON_DASHBOARD = 5
-
-
-def _studies_beside(request: AuthenticatedRequest, form: HistoryFilterForm) -> dict[str, object]:
-    """The newest of the clinician's studies that the same filters pick, for the history."""
-    from studies.filters import filter_studies
-    from studies.models import Study
-
-    studies = filter_studies(form, Study.objects.filter(owner=request.user))
-    return {
-        "studies": list(studies.order_by("-uploaded_at", "-pk")[:STUDIES_ON_DASHBOARD]),
-        "studies_total": studies.count(),
-    }
-
-
 @clinician_required
+@uploads_allowed()
 def upload(request: AuthenticatedRequest) -> HttpResponse:
-    if not request.user.can_analyze:
-        return render(request, "accounts/awaiting_approval.html", status=403)
     # Bound on every POST, even one that carries no file: an unbound form is invalid without
     # an error, and the page would come back (400) with nothing telling the clinician why.
     post = request.method == "POST"
@@ -109,6 +82,67 @@ def upload(request: AuthenticatedRequest) -> HttpResponse:
         "max_files": settings.MAX_FILES_PER_UPLOAD,
     }
     return render(request, "predictions/upload.html", context, status=status)
+
+
+@clinician_required
+@require_POST
+@uploads_allowed(upload_refused_json)
+def upload_file(request: AuthenticatedRequest) -> JsonResponse:
+    """Store one file (all its slices, or none) in the page's batch; JSON for the page's script."""
+    form = ScanFileForm(request.user, request.POST, request.FILES)
+    if not form.is_valid():
+        return JsonResponse({"error": _first_error(form)}, status=400)
+    batch = form.cleaned_data["batch"]
+    position = form.cleaned_data["position"]
+    uploads = [dataclasses.replace(u, position=position) for u in form.cleaned_data["images"]]
+    if not form.cleaned_data["allow_duplicate"]:
+        earlier = services.earlier_upload(request.user, [u.sha256 for u in uploads])
+        if earlier is not None:  # nothing is stored: the page asks whether to go on
+            return JsonResponse(
+                {
+                    "error": "You uploaded this file before.",
+                    "duplicate_of": duplicate_json(earlier),
+                },
+                status=409,
+            )
+    predictions = services.submit_scans(
+        request.user,
+        uploads,
+        case_reference=form.cleaned_data["case_reference"],
+        batch=batch,
+    )
+    scans = [
+        {"id": p.scan_id, "url": reverse("predictions:detail", args=[p.scan_id])}
+        for p in predictions
+    ]
+    return JsonResponse(
+        {
+            "batch": str(batch),
+            "batch_url": reverse("predictions:batch", args=[batch]),
+            "scans": scans,
+        },
+        status=201,
+    )
+
+
+def duplicate_json(scan: Scan) -> dict[str, object]:
+    """An earlier scan of the same file, for the page's warning and the API's `duplicate_of`."""
+    return {
+        "id": scan.pk,
+        "url": reverse("predictions:detail", args=[scan.pk]),
+        "uploaded_at": timezone.localtime(scan.uploaded_at).isoformat(timespec="seconds"),
+    }
+
+
+def _first_error(form: forms.Form) -> str:
+    """The message the clinician needs, led by the field it is about (the file comes first)."""
+    for name in ("images", *form.fields, "__all__"):
+        errors = form.errors.get(name)
+        if errors:
+            if name in ("images", "__all__"):
+                return str(errors[0])
+            return f"{form.fields[name].label}: {errors[0]}"
+    return "The upload was not accepted."
 
 
 UPLOAD_ORDER = (
@@ -189,26 +223,19 @@ def _status_json(scan: Scan) -> dict[str, object]:
 
 
 @clinician_required
-@require_GET
-def scan_image(request: AuthenticatedRequest, scan_id: int) -> FileResponse:
+@require_http_methods(["GET", "POST"])
+def delete_scan(request: AuthenticatedRequest, scan_id: int) -> HttpResponse:
+    """GET asks for confirmation; POST deletes the scan, its result and its images.
+
+    A reviewer may open any scan but deletes none: that is the uploading clinician's call.
+    """
     scan = services.get_scan_for_user(request.user, scan_id)
-    extension = scan.image.name.rsplit(".", 1)[-1] if scan.image.name else "bin"
-    return private_file_response(scan.image, scan.content_type, f"scan-{scan.pk}.{extension}")
-
-
-@clinician_required
-@require_GET
-def overlay_image(request: AuthenticatedRequest, scan_id: int) -> FileResponse:
-    scan = services.get_scan_for_user(request.user, scan_id)
-    return private_file_response(
-        scan.prediction.overlay, "image/png", f"scan-{scan.pk}-gradcam-overlay.png"
-    )
-
-
-@clinician_required
-@require_GET
-def heatmap_image(request: AuthenticatedRequest, scan_id: int) -> FileResponse:
-    scan = services.get_scan_for_user(request.user, scan_id)
-    return private_file_response(
-        scan.prediction.heatmap, "image/png", f"scan-{scan.pk}-gradcam-heatmap.png"
-    )
+    if scan.owner_id != request.user.pk:
+        raise PermissionDenied("Only the clinician who uploaded a scan can delete it.")
+    if request.method == "POST":
+        retention.delete_scan(request.user, scan)
+        messages.success(
+            request, f"Scan {scan_id} was deleted, with its slice, heatmap and result."
+        )
+        return redirect("predictions:dashboard")
+    return render(request, "predictions/confirm_delete.html", {"scan": scan})

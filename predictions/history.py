@@ -83,16 +83,18 @@ class HistoryFilterForm(forms.Form):
 
     def apply(self, scans: QuerySet[Scan]) -> QuerySet[Scan]:
         """Narrow `scans` by every valid filter; an invalid field filters nothing."""
-        return scans.filter(self._conditions(prediction="prediction__", scan=""))
+        return scans.filter(self.conditions(prediction="prediction__", scan=""))
 
     def apply_to_predictions(self, predictions: QuerySet[Prediction]) -> QuerySet[Prediction]:
         """The same filters on predictions: only the case reference needs the scan."""
-        return predictions.filter(self._conditions(prediction="", scan="scan__"))
+        return predictions.filter(self.conditions(prediction="", scan="scan__"))
 
-    def _conditions(self, *, prediction: str, scan: str) -> Q:
+    def conditions(self, *, prediction: str, scan: str, reviews: bool = True) -> Q:
         """The valid filters as one Q; `prediction` and `scan` prefix each model's fields.
 
         `uploaded_at` is the scan's, or the prediction's copy of it when `prediction` is "".
+        Without `reviews` the review filter is left out (studies are not reviewed yet:
+        studies.filters decides what it means for them).
         """
         if not self.is_bound:
             return Q()
@@ -106,12 +108,8 @@ class HistoryFilterForm(forms.Form):
         for field in ("label", "risk", "status"):
             if data.get(field):
                 q &= Q(**{f"{prediction}{field}": data[field]})
-        if data.get("review") == ReviewStatus.UNREVIEWED:
-            q &= Q(**{f"{prediction}review_verdict": ""})
-        elif data.get("review") == ReviewStatus.REVIEWED:
-            q &= ~Q(**{f"{prediction}review_verdict": ""})
-        elif data.get("review"):
-            q &= Q(**{f"{prediction}review_verdict": data["review"]})
+        if reviews:
+            q &= _review_condition(data.get("review", ""), prediction)
         if data.get("case", "").strip():
             q &= Q(**{f"{scan}case_reference__icontains": data["case"].strip()})
         return q
@@ -127,6 +125,17 @@ class HistoryFilterForm(forms.Form):
     def active(self) -> bool:
         """Whether any filter was filled in (shows the "clear filters" link)."""
         return any(self.data.get(name) for name in self.fields)
+
+
+def _review_condition(review: str, prediction: str) -> Q:
+    verdict = f"{prediction}review_verdict"
+    if review == ReviewStatus.UNREVIEWED:
+        return Q(**{verdict: ""})
+    if review == ReviewStatus.REVIEWED:
+        return ~Q(**{verdict: ""})
+    if review:
+        return Q(**{verdict: review})
+    return Q()
 
 
 def _start_of(day: dt.date) -> dt.datetime:

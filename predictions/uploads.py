@@ -1,4 +1,8 @@
-"""Upload validation: an image is what it decodes as, not what its name says."""
+"""Uploads: an image is what it decodes as, not what its name says.
+
+The upload's rules (formats, pixel limits per image and per request, one slice per file,
+DICOM by content) are checked here from what each header declares; the pixels are decoded by
+ml.image.decode's size-limited open, the one in the code base."""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ from typing import NotRequired, TypedDict
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ml.image.decode import UnreadableImage
+from ml.image.decode import _open_checked as open_checked
 from ml.image.png import encode_png
 from predictions import dicom
 
@@ -215,30 +221,35 @@ def _same_channels(rgb: np.ndarray) -> bool:
 
 
 def _decode(data: bytes, max_pixels: int, budget: PixelBudget) -> tuple[Image.Image, str]:
-    """Open the header, check format and pixel count (this image's, and the request's budget),
-    then decode every pixel."""
+    """Check what the header declares (format, pixel count: this image's and the request's
+    budget, frames), then decode every pixel through ml.image's size-limited open."""
+    image_format, (width, height), frames = _header(data, max_pixels)
+    if image_format not in ALLOWED_FORMATS:
+        raise InvalidUpload(
+            "This is not a supported image: upload JPEG, PNG, WEBP, TIFF or DICOM slices."
+        )
+    if width * height > max_pixels or width < 1 or height < 1:
+        raise InvalidUpload(
+            f"The image is {width}×{height} pixels; the limit is {max_pixels:,} pixels."
+        )
+    if frames > 1:
+        raise InvalidUpload("Animated or multi-page images are not accepted: upload one slice.")
+    budget.charge(width * height)
+    try:
+        return open_checked(data, max_pixels), image_format
+    except UnreadableImage as exc:
+        if isinstance(exc.__cause__, Image.DecompressionBombError | Image.DecompressionBombWarning):
+            raise InvalidUpload(f"The image has more than {max_pixels:,} pixels.") from None
+        raise InvalidUpload("The image is damaged or incomplete and cannot be decoded.") from None
+
+
+def _header(data: bytes, max_pixels: int) -> tuple[str, tuple[int, int], int]:
+    """The format, size and frame count the file declares, read without decoding a pixel."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            image_format = image.format or ""
-            if image_format not in ALLOWED_FORMATS:
-                raise InvalidUpload(
-                    "This is not a supported image: upload JPEG, PNG, WEBP, TIFF or DICOM slices."
-                )
-            width, height = image.size
-            if width * height > max_pixels or width < 1 or height < 1:
-                raise InvalidUpload(
-                    f"The image is {width}×{height} pixels; the limit is {max_pixels:,} pixels."
-                )
-            if getattr(image, "n_frames", 1) > 1:
-                raise InvalidUpload(
-                    "Animated or multi-page images are not accepted: upload one slice."
-                )
-            budget.charge(width * height)
-            image.load()
-    except InvalidUpload:
-        raise
+            with Image.open(io.BytesIO(data)) as image:
+                return image.format or "", image.size, getattr(image, "n_frames", 1)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise InvalidUpload(f"The image has more than {max_pixels:,} pixels.") from None
     except UnidentifiedImageError:
@@ -247,4 +258,3 @@ def _decode(data: bytes, max_pixels: int, budget: PixelBudget) -> tuple[Image.Im
         ) from None
     except (OSError, ValueError, SyntaxError, EOFError):
         raise InvalidUpload("The image is damaged or incomplete and cannot be decoded.") from None
-    return image, image_format
