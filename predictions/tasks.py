@@ -33,9 +33,16 @@ RETRY_BASE_SECONDS = 5
 def _engine_for(model_path: str) -> Engine:
     # Imported here so that the web process never loads TensorFlow unless it runs tasks eagerly.
     from ml.serving.engine import Engine
+    from ml.serving.runtime import batch_bfloat16_wanted
 
-    engine = Engine.load(model_path)
-    logger.info("loaded model %s (sha256 %s)", engine.version, engine.sha256[:12])
+    batch_bfloat16 = batch_bfloat16_wanted(settings.TF_BATCH_BFLOAT16)
+    engine = Engine.load(model_path, batch_bfloat16=batch_bfloat16)
+    logger.info(
+        "loaded model %s (sha256 %s; study batches in %s)",
+        engine.version,
+        engine.sha256[:12],
+        "bfloat16" if batch_bfloat16 else "float32",
+    )
     return engine
 
 
