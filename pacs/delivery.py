@@ -37,6 +37,7 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
+from brainscan.sending import send_or_leave
 from pacs import identifiers as ids
 from pacs import results
 from pacs.models import Delivery, ReceivedStudy
@@ -150,16 +151,13 @@ def enqueue(delivery_id: int) -> bool:
     """Queue the task; if the broker is down the delivery waits for `send_due`."""
     from pacs.tasks import deliver_results
 
-    try:
-        deliver_results.delay(delivery_id)
-    except Exception as exc:  # kombu raises several types for an unreachable broker
-        logger.warning(
-            "delivery %s: could not reach the task queue (%s); the sweep will send it",
-            delivery_id,
-            type(exc).__name__,
-        )
-        return False
-    return True
+    return send_or_leave(
+        deliver_results,
+        delivery_id,
+        logger=logger,
+        what="delivery",
+        then="the sweep will send it",
+    )
 
 
 # --- 3. one attempt ------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from django.db import DatabaseError, close_old_connections
 from django.db.models import Q
 from django.utils import timezone
 
+from brainscan.sending import send_or_leave
 from predictions.models import Prediction
 from predictions.retention import purge_expired_images, purge_orphan_files
 from predictions.storage import private_storage
@@ -133,16 +134,13 @@ def _store(prediction: Prediction, analysis: Analysis) -> None:
 
 def enqueue_prediction(prediction_id: int) -> bool:
     """Send the task; if the broker is down the row stays PENDING for the recovery sweep."""
-    try:
-        run_prediction.delay(prediction_id)
-    except Exception as exc:  # kombu raises several types for an unreachable broker
-        logger.warning(
-            "prediction %s: could not reach the task queue (%s); the recovery sweep will queue it",
-            prediction_id,
-            type(exc).__name__,
-        )
-        return False
-    return True
+    return send_or_leave(
+        run_prediction,
+        prediction_id,
+        logger=logger,
+        what="prediction",
+        then="the recovery sweep will queue it",
+    )
 
 
 def enqueue_predictions(prediction_ids: list[int]) -> int:
