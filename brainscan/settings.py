@@ -346,7 +346,7 @@ PREDICTION_MAX_ATTEMPTS = env_int("PREDICTION_MAX_ATTEMPTS", 5)
 PREDICTION_SWEEP_SECONDS = env_int("PREDICTION_SWEEP_SECONDS", 60)
 PREDICTION_REQUEUE_PENDING_AFTER_SECONDS = env_int("PREDICTION_REQUEUE_PENDING_AFTER_SECONDS", 120)
 CELERY_BEAT_SCHEDULE["requeue-stuck-studies"] = {
-    "task": "studies.tasks.requeue_stuck_studies",
+    "task": "studies.tasks.run_recovery_sweep",
     "schedule": float(PREDICTION_SWEEP_SECONDS),
 }
 # Results to PACS (pacs/tasks.py): deliveries whose retry message was lost, and the hourly

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.db.models.signals import pre_delete
 from django.http import Http404
 from django.utils import timezone
@@ -19,6 +19,7 @@ from django.utils import timezone
 from accounts.models import User
 from predictions.signals import retention_due, stored_files_referenced
 from predictions.storage import private_storage
+from studies import tasks
 from studies.models import Series, Study, StudySlice
 from studies.reading import Limits, StudyRead, read_study
 
@@ -89,50 +90,12 @@ def submit_study(owner: User, study_read: StudyRead, *, case_reference: str = ""
                     rows.append(row)
                     index += 1
                 StudySlice.objects.bulk_create(rows)
-            transaction.on_commit(partial(enqueue_study, study.pk))
+            transaction.on_commit(partial(tasks.enqueue_study, study.pk))
     except BaseException:
         for name in written:
             private_storage.delete(name)
         raise
     return study
-
-
-def enqueue_study(study_id: int) -> bool:
-    """Send the task; if the broker is down the study stays PENDING for the recovery sweep."""
-    from studies.tasks import run_study
-
-    try:
-        run_study.delay(study_id)
-    except Exception as exc:  # kombu raises several types for an unreachable broker
-        logger.warning(
-            "study %s: could not reach the task queue (%s); the recovery sweep will queue it",
-            study_id,
-            type(exc).__name__,
-        )
-        return False
-    return True
-
-
-def requeue_stuck_studies(*, pending_after: timedelta | None = None) -> int:
-    """As `requeue_stuck_predictions`, for studies: lost messages and dead workers."""
-    now = timezone.now()
-    if pending_after is None:
-        pending_after = timedelta(seconds=settings.PREDICTION_REQUEUE_PENDING_AFTER_SECONDS)
-    stale = timedelta(seconds=settings.PREDICTION_STALE_AFTER_SECONDS)
-    ids = list(
-        Study.objects.filter(
-            Q(status=Study.Status.PENDING, uploaded_at__lte=now - pending_after)
-            | Q(status=Study.Status.RUNNING, started_at__lt=now - stale)
-        ).values_list("pk", flat=True)
-    )
-    sent = 0
-    for study_id in ids:
-        if not enqueue_study(study_id):
-            break
-        sent += 1
-    if ids:
-        logger.info("recovery sweep queued %d of %d stuck stud(ies) again", sent, len(ids))
-    return sent
 
 
 def studies_for_user(user: User) -> QuerySet[Study]:

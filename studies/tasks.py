@@ -19,7 +19,10 @@ from celery.signals import worker_ready
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import DatabaseError
+from django.db.models import Q
+from django.utils import timezone
 
+from brainscan.sending import send_or_leave
 from ml.study import SliceResult, StudyRule
 from predictions import tasks as prediction_tasks
 from predictions.storage import private_storage
@@ -171,14 +174,46 @@ def _summarise(study: Study, engine, analysed_now: int, seconds: float) -> None:
     )
 
 
-@shared_task
-def requeue_stuck_studies() -> int:
-    from studies.services import requeue_stuck_studies as sweep
+def enqueue_study(study_id: int) -> bool:
+    """Send the task; if the broker is down the study stays PENDING for the recovery sweep."""
+    return send_or_leave(
+        run_study,
+        study_id,
+        logger=logger,
+        what="study",
+        then="the recovery sweep will queue it",
+    )
 
-    return sweep()
+
+def requeue_stuck_studies(*, pending_after: timedelta | None = None) -> int:
+    """As `requeue_stuck_predictions`, for studies: lost messages and dead workers."""
+    now = timezone.now()
+    if pending_after is None:
+        pending_after = timedelta(seconds=settings.PREDICTION_REQUEUE_PENDING_AFTER_SECONDS)
+    stale = timedelta(seconds=settings.PREDICTION_STALE_AFTER_SECONDS)
+    ids = list(
+        Study.objects.filter(
+            Q(status=Study.Status.PENDING, uploaded_at__lte=now - pending_after)
+            | Q(status=Study.Status.RUNNING, started_at__lt=now - stale)
+        ).values_list("pk", flat=True)
+    )
+    sent = 0
+    for study_id in ids:
+        if not enqueue_study(study_id):
+            break
+        sent += 1
+    if ids:
+        logger.info("recovery sweep queued %d of %d stuck stud(ies) again", sent, len(ids))
+    return sent
+
+
+@shared_task
+def run_recovery_sweep() -> int:
+    """The studies' recovery sweep (beat, every PREDICTION_SWEEP_SECONDS, and each worker at start)."""
+    return requeue_stuck_studies()
 
 
 @worker_ready.connect
 def _sweep_on_worker_start(**_: object) -> None:
     """A restarted worker (or Redis) may have lost messages: queue the stuck studies again."""
-    requeue_stuck_studies.delay()
+    run_recovery_sweep.delay()

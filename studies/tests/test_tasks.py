@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from predictions.tests.fakes import REJECTED
-from studies import services
+from studies import services, tasks
 from studies.models import Study, StudySlice
 from studies.tasks import run_study
 from studies.tests.conftest import Upload
@@ -26,7 +26,7 @@ def stored(root: Path, folder: str = "studies") -> list[Path]:
 
 def make_study(owner, monkeypatch, files=None) -> Study:
     """A stored, pending study (the queue is held so the test plays the worker)."""
-    monkeypatch.setattr("studies.services.enqueue_study", lambda study_id: True)
+    monkeypatch.setattr("studies.tasks.enqueue_study", lambda study_id: True)
     files = files or series_files("sagittal", slices=70, spacing=1.5)
     return services.submit_study(owner, services.read_upload([Upload(f) for f in files]))
 
@@ -109,7 +109,7 @@ def test_a_worker_killed_mid_study_is_finished_once_by_the_next(
     Study.objects.filter(pk=study.pk).update(
         started_at=timezone.now() - timedelta(seconds=settings.PREDICTION_STALE_AFTER_SECONDS + 5)
     )
-    assert services.requeue_stuck_studies() == 1  # the stale claim is found (queue held)
+    assert tasks.requeue_stuck_studies() == 1  # the stale claim is found (queue held)
     survivor = FakeStudyEngine()
     monkeypatch.setattr("predictions.tasks._engine", lambda: survivor)
     run_study(study.pk)
@@ -126,10 +126,10 @@ def test_a_worker_killed_mid_study_is_finished_once_by_the_next(
 def test_the_recovery_sweep_queues_stale_and_lost_studies(clinician, monkeypatch, settings):
     study = make_study(clinician, monkeypatch)
     sent: list[int] = []
-    monkeypatch.setattr("studies.services.enqueue_study", lambda i: sent.append(i) or True)
+    monkeypatch.setattr("studies.tasks.enqueue_study", lambda i: sent.append(i) or True)
     Study.objects.filter(pk=study.pk).update(uploaded_at=timezone.now() - timedelta(hours=1))
 
-    assert services.requeue_stuck_studies() == 1
+    assert tasks.requeue_stuck_studies() == 1
     assert sent == [study.pk]
 
 

@@ -91,7 +91,7 @@ def test_the_status_json_reports_progress(uploaded, clinician_client):
 def test_a_study_page_while_it_waits_shows_progress(
     clinician_client, clinician, monkeypatch, study_engine
 ):
-    monkeypatch.setattr("studies.services.enqueue_study", lambda study_id: True)
+    monkeypatch.setattr("studies.tasks.enqueue_study", lambda study_id: True)
     response = clinician_client.post(
         reverse("studies:upload"), {"files": uploads(series_files("axial", slices=6, spacing=6))}
     )
