@@ -15,8 +15,7 @@ from typing import NotRequired, TypedDict
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ml.image.decode import UnreadableImage
-from ml.image.decode import _open_checked as open_checked
+from ml.image.decode import UnreadableImage, open_checked
 from ml.image.png import encode_png
 from predictions import dicom
 

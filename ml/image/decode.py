@@ -30,7 +30,7 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> NDArra
     """
     if not data:
         raise UnreadableImage("empty file")
-    img = _open_checked(data, max_pixels)
+    img = open_checked(data, max_pixels)
     return to_grayscale(_apply_orientation(img))
 
 
@@ -42,8 +42,9 @@ def _apply_orientation(img: Image.Image) -> Image.Image:
         return img
 
 
-def _open_checked(data: bytes, max_pixels: int) -> Image.Image:
-    """Open and fully load the image, refusing oversized ones before decoding pixels."""
+def open_checked(data: bytes, max_pixels: int) -> Image.Image:
+    """Open and fully load the image, refusing oversized ones before decoding pixels: the one
+    size-limited open, for callers that need the Pillow image itself (no EXIF step, no gray)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
