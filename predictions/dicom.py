@@ -427,7 +427,8 @@ def _png(pixels: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def _number(value: object) -> float | None:
+def finite_number(value: object) -> float | None:
+    """A header value as a finite float (None for a missing, malformed, infinite or NaN one)."""
     try:
         number = float(str(value))
     except (TypeError, ValueError):
@@ -436,13 +437,13 @@ def _number(value: object) -> float | None:
 
 
 def _integer(value: object) -> int | None:
-    number = _number(value)
+    number = finite_number(value)
     return int(number) if number is not None and number.is_integer() else None
 
 
 def _numbers(value: object) -> list[float] | None:
     items = list(value) if isinstance(value, list | tuple | MultiValue) else [value]
-    numbers = [_number(item) for item in items]
+    numbers = [finite_number(item) for item in items]
     known = [number for number in numbers if number is not None]
     return known if known and len(known) == len(numbers) <= 3 else None
 
@@ -469,7 +470,7 @@ _META_CONVERTERS = {
     "code": _code,
     "sequence": _sequence,
     "vendor": _vendor,
-    "number": _number,
+    "number": finite_number,
     "numbers": _numbers,
     "integer": _integer,
 }

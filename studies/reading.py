@@ -19,7 +19,6 @@ from __future__ import annotations
 import gzip
 import io
 import logging
-import math
 import zipfile
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -520,13 +519,13 @@ def _skip_reason(ds: Dataset, group: _DicomSeries) -> str:
         or "multi-plane" in group.orientations
     ):
         return "This is a localiser (scout) series, taken to plan the others; it is not analysed."
-    b_value = _number(ds.get((0x0018, 0x9087)))
+    b_value = dicom.finite_number(ds.get((0x0018, 0x9087)))
     if image_type & DIFFUSION_TYPES or words & DIFFUSION_WORDS or (b_value or 0) > 0:
         return (
             "This is a diffusion series (DWI, ADC or DTI); the model reads T1, T2 and FLAIR "
             "images, so it is not analysed."
         )
-    samples = _number(ds.get("SamplesPerPixel")) or 1
+    samples = dicom.finite_number(ds.get("SamplesPerPixel")) or 1
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
     if samples != 1 or photometric not in dicom.MONOCHROME:
         return "This series is in colour (a map or a screen capture); it is not analysed."
@@ -583,8 +582,8 @@ def _decode_images(images: list[_Image], errors: list) -> tuple[list[_Image], li
 def _series_window(ds: Dataset, voxels: np.ndarray) -> tuple[float, float]:
     """The series' own window centre/width (its first value), else percentiles of the series."""
     centre, width = (
-        _number(_first_value(ds.get("WindowCenter"))),
-        _number(_first_value(ds.get("WindowWidth"))),
+        dicom.finite_number(_first_value(ds.get("WindowCenter"))),
+        dicom.finite_number(_first_value(ds.get("WindowWidth"))),
     )
     if centre is not None and width is not None and width > 1:
         return centre - width / 2, centre + width / 2
@@ -598,14 +597,6 @@ def _first_value(value: object) -> object:
         return list(value)[0]  # type: ignore[call-overload]
     except (TypeError, IndexError):
         return value
-
-
-def _number(value: object) -> float | None:
-    try:
-        number = float(str(value))
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 # --- NIfTI ---------------------------------------------------------------------------------
