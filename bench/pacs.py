@@ -19,17 +19,15 @@ run shares the cores (`--force` to run anyway).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bench.history import configure
 from bench.machine import busy_training, describe
-from bench.study import ixi_volume, phantom_volume, sagittal_files
+from bench.study import add_volume_arguments, load_volume, sagittal_files, save_result
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -163,13 +161,7 @@ def markdown(result: dict[str, Any]) -> str:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    p.add_argument("--model", type=Path, default=ROOT / "ml" / "artifacts" / "brainscan.keras")
-    p.add_argument(
-        "--data", type=Path, default=ROOT.parent / "shared" / "datasets" / "brain-tumor-mri"
-    )
-    p.add_argument("--external", type=Path, default=None)
-    p.add_argument("--synthetic", action="store_true", help="the phantom instead of IXI")
-    p.add_argument("--slices", type=int, default=176)
+    add_volume_arguments(p)
     p.add_argument("--quiet", type=float, default=5.0, help="DICOM_QUIET_SECONDS for the run")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", type=Path, default=RESULTS)
@@ -191,20 +183,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         from ml.serving.engine import Engine
 
         engine = Engine.load(args.model, threads=args.threads)
-        external = args.external or args.data.resolve().parent / "external"
-        volume = phantom_volume() if args.synthetic else ixi_volume(external)
+        volume, volume_name = load_volume(args)
         files = as_from_a_scanner(sagittal_files(volume, args.slices))
         result = {
             "machine": machine,
             "model_version": engine.version,
-            "volume": "phantom" if args.synthetic else "one IXI person, interpolated to 1 mm",
+            "volume": volume_name,
             "round_trip": round_trip(files, engine, folder, args.quiet),
         }
-    args.out.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    (args.out / f"pacs-{stamp}.json").write_text(json.dumps(result, indent=1) + "\n")
-    print(markdown(result))
-    return result
+    return save_result(args.out, "pacs", result, markdown)
 
 
 if __name__ == "__main__":

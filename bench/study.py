@@ -35,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -344,8 +345,8 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_volume_arguments(p: argparse.ArgumentParser) -> None:
+    """The model and the volume a benchmark sends (bench/study.py and bench/pacs.py)."""
     p.add_argument("--model", type=Path, default=ROOT / "ml" / "artifacts" / "brainscan.keras")
     p.add_argument(
         "--data", type=Path, default=ROOT.parent / "shared" / "datasets" / "brain-tumor-mri"
@@ -353,6 +354,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--external", type=Path, default=None)
     p.add_argument("--synthetic", action="store_true", help="the phantom instead of IXI")
     p.add_argument("--slices", type=int, default=176)
+
+
+def load_volume(args: argparse.Namespace) -> tuple[np.ndarray, str]:
+    """The volume `add_volume_arguments` chose, and how a result names it."""
+    if args.synthetic:
+        return phantom_volume(), "phantom"
+    external = args.external or args.data.resolve().parent / "external"
+    return ixi_volume(external), "one IXI person, interpolated to 1 mm"
+
+
+def save_result(out: Path, name: str, result: dict, markdown: Callable[[dict], str]) -> dict:
+    """Write `result` as out/<name>-<UTC stamp>.json and print its markdown table."""
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    (out / f"{name}-{stamp}.json").write_text(json.dumps(result, indent=1) + "\n")
+    print(markdown(result))
+    return result
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_volume_arguments(p)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--big-mb", type=float, default=100.0)
     p.add_argument("--threads", type=int, default=1)
@@ -379,15 +402,14 @@ def main(argv: list[str] | None = None) -> dict:
 
         fast: dict[str, Any] = {"batch_bfloat16": True} if args.batch_bfloat16 else {}
         engine = Engine.load(args.model, threads=args.threads, **fast)
-        external = args.external or args.data.resolve().parent / "external"
-        volume = phantom_volume() if args.synthetic else ixi_volume(external)
+        volume, volume_name = load_volume(args)
         files = sagittal_files(volume, args.slices)
         study = upload_to_summary(files, engine)
         pngs = study.pop("pngs")
         result = {
             "machine": machine,
             "model_version": engine.version,
-            "volume": "phantom" if args.synthetic else "one IXI person, interpolated to 1 mm",
+            "volume": volume_name,
             "study": study,
             "batch_bfloat16": args.batch_bfloat16,
             "batch": batched_vs_single(engine, pngs, args.batch, args.rounds),
@@ -399,11 +421,7 @@ def main(argv: list[str] | None = None) -> dict:
             while len(big) < count:  # a second series (another UID) when one is not enough
                 big += sagittal_files(volume, min(count - len(big), volume.shape[0]))
             result["upload"] = upload_rss(folder, big)
-    args.out.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    (args.out / f"study-{stamp}.json").write_text(json.dumps(result, indent=1) + "\n")
-    print(markdown(result))
-    return result
+    return save_result(args.out, "study", result, markdown)
 
 
 if __name__ == "__main__":
