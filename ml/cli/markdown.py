@@ -290,7 +290,7 @@ def _card_study_rule(card: dict[str, Any]) -> list[str]:
         [
             names.get(name, name),
             str(r["studies"]),
-            f"{100 * r['flagged_rate']:.1f} % ({100 * r['flagged_ci95'][0]:.1f}–{100 * r['flagged_ci95'][1]:.1f})",
+            interval_cell({"value": r["flagged_rate"], "ci95": r["flagged_ci95"]}),
         ]
         for name, r in rule["results"].items()
     ]

@@ -40,7 +40,7 @@ import numpy as np
 
 from ml.artifacts import CARD_FILE, DEFAULT_MODEL, MODEL_CARD_MD, REPORTS_DIR
 from ml.card import read_card, write_card
-from ml.cli.markdown import table
+from ml.cli.markdown import interval_cell, table
 from ml.data.sources import BRATS_DIR, IXI_DIR, default_external, ixi_items, split_people
 from ml.study import CARD_KEY, SliceResult, StudyRule, noisy_or
 
@@ -258,7 +258,7 @@ def report_markdown(result: dict[str, Any]) -> str:
             names.get(name, name),
             str(r["studies"]),
             str(r["slices"]),
-            f"{100 * r['flagged_rate']:.1f} % ({100 * r['flagged_ci95'][0]:.1f}–{100 * r['flagged_ci95'][1]:.1f})",
+            interval_cell({"value": r["flagged_rate"], "ci95": r["flagged_ci95"]}),
             str(r["high"]),
             f"{r['median_score']:.3f}",
         ]
