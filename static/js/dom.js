@@ -13,6 +13,29 @@
       });
   }
 
+  /* While a scan or study is queued or running: GET `url` after `delay` ms, and again, 1.2
+   * times later each time (at most 10 s; 10 s after a failed answer), calling
+   * `onWaiting(body)` with each answer, until one says `finished`: then reload the page for
+   * the result. */
+  function pollUntilFinished(url, delay, onWaiting) {
+    var poll = function () {
+      getJson(url)
+        .then(function (body) {
+          if (body.finished) {
+            window.location.reload();
+            return;
+          }
+          onWaiting(body);
+          delay = Math.min(delay * 1.2, 10000);
+          window.setTimeout(poll, delay);
+        })
+        .catch(function () {
+          window.setTimeout(poll, 10000);
+        });
+    };
+    window.setTimeout(poll, delay);
+  }
+
   /* File names stay in this browser tab (sessionStorage, gone when the tab closes): a name
    * can identify a patient, so brainscan never stores one. Keyed by scan id. */
   var NAME_KEY = "brainscan.file-name.";
@@ -90,6 +113,7 @@
   window.BrainscanDom = {
     dropZone: dropZone,
     getJson: getJson,
+    pollUntilFinished: pollUntilFinished,
     rememberFileName: rememberFileName,
     fileName: fileName,
     showFileNames: showFileNames

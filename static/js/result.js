@@ -23,24 +23,9 @@
   }
 
   if (pending && window.fetch) {
-    var url = pending.dataset.statusUrl;
-    var delay = 2000;
-    var poll = function () {
-      window.BrainscanDom.getJson(url)
-        .then(function (scan) {
-          if (scan.finished) {
-            window.location.reload();
-            return;
-          }
-          document.getElementById("pending-text").textContent =
-            "Status: " + scan.status_display + ". The page shows the result by itself when it is ready.";
-          delay = Math.min(delay * 1.2, 10000);
-          window.setTimeout(poll, delay);
-        })
-        .catch(function () {
-          window.setTimeout(poll, 10000);
-        });
-    };
-    window.setTimeout(poll, delay);
+    window.BrainscanDom.pollUntilFinished(pending.dataset.statusUrl, 2000, function (scan) {
+      document.getElementById("pending-text").textContent =
+        "Status: " + scan.status_display + ". The page shows the result by itself when it is ready.";
+    });
   }
 })();

@@ -9,26 +9,12 @@
   if (pending && window.fetch) {
     var bar = document.getElementById("study-progress-bar");
     var text = document.getElementById("study-progress-text");
-    var delay = 1000;
-    var poll = function () {
-      window.BrainscanDom.getJson(pending.dataset.statusUrl)
-        .then(function (study) {
-          bar.max = study.slices_total;
-          bar.value = study.slices_analysed;
-          if (study.finished) {
-            window.location.reload();
-            return;
-          }
-          text.textContent = study.slices_analysed + " of " + study.slices_total +
-            " slices analysed (" + study.status_display + "). The page shows the result by itself when it is ready.";
-          delay = Math.min(delay * 1.2, 10000);
-          window.setTimeout(poll, delay);
-        })
-        .catch(function () {
-          window.setTimeout(poll, 10000);
-        });
-    };
-    window.setTimeout(poll, delay);
+    window.BrainscanDom.pollUntilFinished(pending.dataset.statusUrl, 1000, function (study) {
+      bar.max = study.slices_total;
+      bar.value = study.slices_analysed;
+      text.textContent = study.slices_analysed + " of " + study.slices_total +
+        " slices analysed (" + study.status_display + "). The page shows the result by itself when it is ready.";
+    });
   }
 
   var root = document.getElementById("slice-browser");
