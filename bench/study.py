@@ -38,7 +38,6 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -381,7 +380,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--rounds", type=int, default=5, help="interleaved batched/single rounds")
     p.add_argument(
-        "--batch-bfloat16", action="store_true", help="analyze_batch on the bfloat16 copy"
+        "--batch-bfloat16",
+        choices=("auto", "1", "0"),
+        default=os.environ.get("BRAINSCAN_TF_BATCH_BFLOAT16", "auto"),
+        help="analyze_batch on the bfloat16 copy: auto (default, as the worker serves: where "
+        "the CPU has bfloat16), 1, 0",
     )
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--force", action="store_true")
@@ -399,9 +402,10 @@ def main(argv: list[str] | None = None) -> dict:
         os.environ["STUDY_BATCH_SIZE"] = str(args.batch)
         configure(folder)
         from ml.serving.engine import Engine
+        from ml.serving.runtime import batch_bfloat16_wanted
 
-        fast: dict[str, Any] = {"batch_bfloat16": True} if args.batch_bfloat16 else {}
-        engine = Engine.load(args.model, threads=args.threads, **fast)
+        batch_bfloat16 = batch_bfloat16_wanted(args.batch_bfloat16)
+        engine = Engine.load(args.model, threads=args.threads, batch_bfloat16=batch_bfloat16)
         volume, volume_name = load_volume(args)
         files = sagittal_files(volume, args.slices)
         study = upload_to_summary(files, engine)
@@ -411,7 +415,7 @@ def main(argv: list[str] | None = None) -> dict:
             "model_version": engine.version,
             "volume": volume_name,
             "study": study,
-            "batch_bfloat16": args.batch_bfloat16,
+            "batch_bfloat16": batch_bfloat16,
             "batch": batched_vs_single(engine, pngs, args.batch, args.rounds),
         }
         if args.big_mb > 0:
