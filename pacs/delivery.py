@@ -61,13 +61,7 @@ def _study_deleted(sender: type[Study], instance: Study, **_: object) -> None:
     with it at once, not at the retention limit: nothing will be sent for it any more."""
     for receipt_id in ReceivedStudy.objects.filter(study=instance).values_list("pk", flat=True):
         erase_identifiers(receipt_id)
-        Delivery.objects.filter(
-            receipt_id=receipt_id, state__in=[State.PENDING, State.RETRYING]
-        ).update(
-            state=State.NOT_SENT,
-            error="The study was deleted; results not sent.",
-            next_attempt_at=None,
-        )
+        close_open_delivery(receipt_id, State.NOT_SENT, "The study was deleted; results not sent.")
 
 
 # --- 1. on arrival -------------------------------------------------------------------------
@@ -88,6 +82,13 @@ def seal_identifiers(receipt_id: int, files: list[object]) -> bool:
         ReceivedStudy.objects.filter(pk=receipt_id).update(sealed_identifiers=ids.seal(found))
         return True
     return False
+
+
+def close_open_delivery(receipt_id: int, state: str, error: str) -> None:
+    """An open (pending or retrying) delivery that can no longer send ends in `state`."""
+    Delivery.objects.filter(
+        receipt_id=receipt_id, state__in=[State.PENDING, State.RETRYING]
+    ).update(state=state, error=error, next_attempt_at=None)
 
 
 def erase_identifiers(receipt_id: int, now: datetime | None = None) -> int:
@@ -339,12 +340,10 @@ def purge_identifiers(*, hours: int | None = None, now: datetime | None = None) 
     for receipt_id in list(old.values_list("pk", flat=True)):
         with transaction.atomic():
             erased += erase_identifiers(receipt_id, now)
-            Delivery.objects.filter(
-                receipt_id=receipt_id, state__in=[State.PENDING, State.RETRYING]
-            ).update(
-                state=State.FAILED,
-                error=f"The identifiers were deleted after {hours} hours; results not sent.",
-                next_attempt_at=None,
+            close_open_delivery(
+                receipt_id,
+                State.FAILED,
+                f"The identifiers were deleted after {hours} hours; results not sent.",
             )
     if erased:
         logger.info("return identifiers of %d received stud(ies) deleted (retention)", erased)
